@@ -84,3 +84,6 @@ mod value;
 
 #[cfg(feature = "serde_json")]
 pub use value::{merge, merge_in_place, merge_ref};
+
+#[cfg(feature = "http")]
+pub mod http;
