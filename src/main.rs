@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 /// A patch object merges into the target key by key: nested objects merge recursively, a `null`
 /// removes that key at any depth, anything else (arrays included) replaces the target's value.
 /// A patch that is not an object replaces the whole target. Key order and number literals are
-/// kept exactly as written.
+/// kept as written (big integers too), except that exponents are spelled `e+N`: 1E5 is 1e+5.
 #[derive(Debug, Parser)]
 #[command(name = "metamerge", version)]
 struct Cli {
@@ -35,8 +35,8 @@ enum Command {
     ///
     /// Applies RFC 7396 section 2 to BASE with each PATCH in turn: objects merge key by key,
     /// `null` removes a key at any depth, any other patch value (arrays included) replaces.
-    /// Prints compact JSON and a newline to stdout, or writes FILE atomically with `-o`.
-    /// Every input is read and parsed before anything is written. Exits 0 on success, 2 on any error.
+    /// Prints compact JSON and a newline to stdout, or writes FILE atomically with `-o`. Every
+    /// input is read and parsed before anything is written. Exits 0 on success, 2 on any error.
     Merge(cli::merge::MergeArgs),
 }
 

@@ -71,7 +71,8 @@ pub fn check_stdin_once<'a>(sources: impl IntoIterator<Item = &'a Source>) -> Re
 
 /// Reads `source` to its end and parses it as one JSON document. Key order and number literals
 /// are kept as written (the `cli` feature turns on serde_json's `preserve_order` and
-/// `arbitrary_precision`). Memory: the file's bytes plus the parsed document.
+/// `arbitrary_precision`), except that serde_json spells exponents `e+N`/`e-N` (`1E5` is read as
+/// `1e+5`, see `serde_json::Number::as_str`). Memory: the file's bytes plus the parsed document.
 ///
 /// # Errors
 /// - [`CliError::Read`] when the file or stdin cannot be read (the OS reason).
@@ -133,7 +134,7 @@ pub struct OutputArgs {
 impl OutputArgs {
     /// Serializes `document` (compact, or indented with `--pretty`) followed by a newline, and
     /// writes it to stdout or atomically to the `--output` file. Key order and number literals
-    /// come out as they were read.
+    /// come out as [`read`] kept them.
     ///
     /// # Errors
     /// [`CliError::Write`] naming the output, the failed step and the OS reason. Nothing is
