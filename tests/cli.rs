@@ -103,10 +103,12 @@ fn assert_error_line(run: &Run) -> &str {
     &run.stderr
 }
 
+/// Parses `text` as JSON, panicking with the text if it is not.
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
+/// Reads and parses `examples/{name}`.
 fn read_example(name: &str) -> Value {
     parse(&fs::read_to_string(Path::new(ROOT).join("examples").join(name)).unwrap())
 }
@@ -432,6 +434,35 @@ fn output_replaces_an_existing_file() {
     }
 }
 
+#[test]
+fn output_can_replace_an_input_in_place() {
+    // Every input is read before the output is written, so `-o` may name the target itself.
+    let dir = dir_with(&[
+        (
+            "membership.json",
+            r#"{"public_metadata":{"role":"member","team":"core"}}"#,
+        ),
+        (
+            "patch.json",
+            r#"{"public_metadata":{"role":"admin","team":null}}"#,
+        ),
+    ]);
+    let args = [
+        "merge",
+        "membership.json",
+        "patch.json",
+        "-o",
+        "membership.json",
+    ];
+    let run = run_in(dir.path(), &args, None);
+    assert_success(&run);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("membership.json")).unwrap(),
+        "{\"public_metadata\":{\"role\":\"admin\"}}\n"
+    );
+    assert_eq!(names(dir.path()), ["membership.json", "patch.json"]);
+}
+
 #[cfg(unix)]
 #[test]
 fn output_writes_through_a_symlink() {
@@ -452,6 +483,38 @@ fn output_writes_through_a_symlink() {
         "{\"a\":1}\n"
     );
     assert_eq!(names(dir.path()), ["link.json", "real.json", "target.json"]);
+}
+
+/// A FIFO (like `/dev/null` or `/dev/stdout`) is written to, not replaced by a regular file.
+#[cfg(unix)]
+#[test]
+fn output_writes_into_a_fifo_without_replacing_it() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let dir = dir_with(&[("target.json", r#"{"a":1}"#)]);
+    let fifo = dir.path().join("pipe");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    // The reader opens the FIFO; the binary's open for writing waits for it, and vice versa.
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || fs::read_to_string(fifo)
+    });
+    let run = run_in(
+        dir.path(),
+        &["merge", "target.json", "target.json", "-o", "pipe"],
+        None,
+    );
+    assert_success(&run);
+    let kind = fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(
+        kind.is_fifo(),
+        "the FIFO is still a FIFO, not a renamed regular file"
+    );
+    assert_eq!(reader.join().unwrap().unwrap(), "{\"a\":1}\n");
+    assert_eq!(names(dir.path()), ["pipe", "target.json"]);
 }
 
 #[test]

@@ -122,7 +122,8 @@ pub struct OutputArgs {
     ///
     /// The result goes to a temporary file in FILE's directory that is synced and then renamed
     /// onto FILE, so on any error FILE is left as it was. An existing FILE keeps its
-    /// permissions; a symlink is written through. `-` means stdout.
+    /// permissions; a symlink is written through; a FIFO or device (e.g. /dev/null) is written
+    /// to directly. `-` means stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -173,6 +174,10 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 /// renames it onto `path`. A new file gets the usual `0o666` less the umask; an existing one
 /// keeps its permissions. If `path` is a symlink, the file it points to is replaced.
 ///
+/// An existing `path` that is neither a regular file nor a directory (a FIFO, a character
+/// device such as `/dev/null` or `/dev/stdout`) is opened and written directly, as a shell
+/// redirection would: renaming a file onto it would replace the device node or FIFO itself.
+///
 /// # Errors
 /// [`CliError::Write`] for the first step that fails; the temporary file is then removed (by
 /// `NamedTempFile`'s drop) and `path` is untouched.
@@ -191,7 +196,18 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let existing = fs::metadata(&target).ok().filter(fs::Metadata::is_file);
+    let existing = fs::metadata(&target).ok();
+    if existing
+        .as_ref()
+        .is_some_and(|metadata| !metadata.is_file() && !metadata.is_dir())
+    {
+        return fs::OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .and_then(|mut special| special.write_all(bytes).and_then(|()| special.flush()))
+            .map_err(failed("cannot write".to_owned()));
+    }
+    let existing = existing.filter(fs::Metadata::is_file);
 
     let mut builder = tempfile::Builder::new();
     builder.prefix(".metamerge-").suffix(".tmp");
