@@ -7,7 +7,8 @@
 //! - Output: [`OutputArgs`] (`--pretty`, `-o/--output FILE`) writes a result as compact or
 //!   indented JSON plus a newline, to stdout or atomically to a file: the bytes go to a temporary
 //!   file in the same directory, which is flushed, synced and then renamed onto FILE, so a
-//!   failure never leaves a partial or truncated file and never touches an existing one.
+//!   failure never leaves a partial or truncated file and never touches an existing one. (A
+//!   FIFO or device such as `/dev/null` is written directly instead: it cannot be replaced.)
 //!
 //! Subcommands read *all* their inputs before writing anything.
 
@@ -173,6 +174,9 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 /// directory (so the rename stays on one file system), writes, flushes and syncs it, then
 /// renames it onto `path`. A new file gets the usual `0o666` less the umask; an existing one
 /// keeps its permissions. If `path` is a symlink, the file it points to is replaced.
+///
+/// The directory is not synced after the rename: the replacement is atomic (readers see the old
+/// or the new content, never a mix), but after a power loss the old file may be back.
 ///
 /// An existing `path` that is neither a regular file nor a directory (a FIFO, a character
 /// device such as `/dev/null` or `/dev/stdout`) is opened and written directly, as a shell
