@@ -38,6 +38,16 @@ enum Command {
     /// Prints compact JSON and a newline to stdout, or writes FILE atomically with `-o`. Every
     /// input is read and parsed before anything is written. Exits 0 on success, 2 on any error.
     Merge(cli::merge::MergeArgs),
+
+    /// Serve the Clerk-compatible organization membership metadata API over HTTP.
+    ///
+    /// A subset of Clerk's Backend API (organizations, organization memberships, their
+    /// public/private metadata; metadata PATCHes merged with RFC 7396) on an embedded SQLite
+    /// database. Clients authenticate with `Authorization: Bearer $METAMERGE_SECRET_KEY`; if the
+    /// variable is unset a random sk_test_ key is generated and printed once. Stops gracefully
+    /// on SIGINT/SIGTERM. OpenAPI description at GET /v1/openapi.json, liveness at GET /healthz.
+    #[cfg(feature = "http")]
+    Serve(cli::serve::ServeArgs),
 }
 
 impl Command {
@@ -48,6 +58,8 @@ impl Command {
     fn run(self) -> Result<(), cli::CliError> {
         match self {
             Command::Merge(args) => cli::merge::run(args),
+            #[cfg(feature = "http")]
+            Command::Serve(args) => cli::serve::run(args),
         }
     }
 }

@@ -4,6 +4,8 @@
 //!   ([`io::OutputArgs`]: stdout, or a file replaced atomically), with located errors.
 //! - [`error`]: [`CliError`], every failure the tool reports, one line each.
 //! - [`merge`]: `metamerge merge BASE PATCH...`, RFC 7396 merge of patches in order.
+//! - `serve` (feature `http`): `metamerge serve`, the Clerk-compatible organization membership
+//!   metadata service.
 //!
 //! A new subcommand (`diff`, `compose`, `serve`, ...) is a module here with a clap `Args` struct
 //! and a `run` function, plus one variant in `main.rs`'s `Command` enum.
@@ -11,5 +13,7 @@
 pub mod error;
 pub mod io;
 pub mod merge;
+#[cfg(feature = "http")]
+pub mod serve;
 
 pub use error::CliError;
