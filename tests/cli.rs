@@ -700,7 +700,11 @@ fn error_bad_arguments_are_clap_errors() {
         "{}",
         no_patch.stderr
     );
-    insta::assert_snapshot!("error_no_arguments", no_args.stderr);
+    // The list of subcommands includes `serve` when the `http` feature is on.
+    insta::assert_snapshot!(
+        format!("error_no_arguments{}", with_serve_suffix()),
+        no_args.stderr
+    );
     insta::assert_snapshot!("error_unknown_flag", unknown_flag.stderr);
     insta::assert_snapshot!("error_missing_patch", no_patch.stderr);
     insta::assert_snapshot!("error_unknown_command", unknown_command.stderr);
@@ -717,6 +721,33 @@ fn help_explains_the_rule() {
         assert!(run.stdout.contains("RFC 7396"), "{}", run.stdout);
         assert!(run.stdout.contains("null"), "{}", run.stdout);
     }
-    insta::assert_snapshot!("help", top.stdout);
+    insta::assert_snapshot!(format!("help{}", with_serve_suffix()), top.stdout);
     insta::assert_snapshot!("help_merge", merge.stdout);
+}
+
+/// Snapshot-name suffix for outputs that list the subcommands: `serve` exists only with the
+/// `http` feature.
+fn with_serve_suffix() -> &'static str {
+    if cfg!(feature = "http") {
+        "_with_serve"
+    } else {
+        ""
+    }
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn serve_help_lists_its_options() {
+    let serve = run(&["serve", "--help"]);
+    assert_success(&serve);
+    for option in [
+        "--addr",
+        "--db",
+        "--max-metadata-bytes",
+        "--max-body-bytes",
+        "METAMERGE_SECRET_KEY",
+    ] {
+        assert!(serve.stdout.contains(option), "{option}: {}", serve.stdout);
+    }
+    insta::assert_snapshot!("help_serve", serve.stdout);
 }

@@ -402,7 +402,7 @@ impl Server {
     pub async fn bind(config: Config) -> Result<Self, ServeError> {
         let (secret_key, generated_key) = match &config.secret_key {
             Some(key) => {
-                validate_secret_key(key)?;
+                validate_secret_key(key).map_err(ServeError::SecretKey)?;
                 (key.clone(), false)
             }
             None => (ids::generate_secret_key(), true),
@@ -465,16 +465,15 @@ impl Server {
     }
 }
 
-fn validate_secret_key(key: &str) -> Result<(), ServeError> {
+/// Checks a secret key: non-empty printable ASCII without spaces (it travels in a header).
+fn validate_secret_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
-        return Err(ServeError::SecretKey("the key is empty".to_owned()));
+        Err("the key is empty".to_owned())
+    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        Err("the key must be printable ASCII without spaces".to_owned())
+    } else {
+        Ok(())
     }
-    if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ServeError::SecretKey(
-            "the key must be printable ASCII without spaces".to_owned(),
-        ));
-    }
-    Ok(())
 }
 
 /// Binds and serves `config` until `shutdown` completes; see [`Server`].
@@ -542,6 +541,7 @@ fn init_tracing() {
     // A subscriber installed earlier (by an embedding program) wins.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
