@@ -347,12 +347,12 @@ impl Fields {
                 format!("{name} is not a valid parameter for this request"),
             ));
         }
-        if self.errors.is_empty() {
-            if let Some(value) = value() {
-                return Ok(value);
-            }
+        if !self.errors.is_empty() {
+            return Err(AppError::Params(self.errors));
         }
-        Err(AppError::Params(self.errors))
+        // Every accessor that yields `None` for a required field records an error, so this is
+        // `Some` whenever no error was recorded.
+        value().ok_or_else(|| AppError::Internal("body validation yielded no value".to_owned()))
     }
 }
 
