@@ -92,4 +92,3 @@ pub fn assert_order(target: &Value, patch: &Value, result: &Value, path: &str) {
         }
     }
 }
-
