@@ -945,6 +945,13 @@ async fn unknown_routes_and_methods_get_clerk_bodies() {
     let wrong_method = s.call(Method::PUT, "/v1/organizations", None).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.error_code(), "method_not_allowed");
+    // A path parameter that is not valid UTF-8 once percent-decoded.
+    let bad_path = s.get("/v1/organizations/%FF").await;
+    assert_eq!(bad_path.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad_path.error_params(),
+        [("malformed_request_parameters".to_owned(), "path".to_owned())]
+    );
     s.stop().await;
 }
 

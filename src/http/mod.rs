@@ -574,3 +574,35 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_lists_every_operation_and_the_bearer_scheme() {
+        let doc = openapi();
+        let operations: usize = doc
+            .paths
+            .paths
+            .values()
+            .map(|item| {
+                [&item.get, &item.post, &item.patch, &item.delete, &item.put]
+                    .iter()
+                    .filter(|op| op.is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(operations, 10);
+        let json = doc.to_json().unwrap();
+        assert!(json.contains("\"bearer\""), "{json}");
+    }
+
+    #[test]
+    fn secret_keys_are_validated() {
+        assert!(validate_secret_key("sk_test_abc").is_ok());
+        assert!(validate_secret_key("").is_err());
+        assert!(validate_secret_key("sk test").is_err());
+        assert!(validate_secret_key("sk_tést").is_err());
+    }
+}
