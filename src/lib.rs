@@ -54,6 +54,14 @@
 //! | [`merge_in_place`] | `&mut Value` | by value: subtrees are moved | none |
 //! | [`merge_ref`] | `&mut Value` | `&Value` | clones of what it inserts |
 //!
+//! The algebra of merge patches, both returning [`Unrepresentable`] (with the JSON Pointer
+//! of the place) where no merge patch exists rather than a wrong one:
+//!
+//! | function | gives | fails when |
+//! |---|---|---|
+//! | [`diff`]`(&source, &target)` | the minimal patch `p` with `merge(source, p) == target` | `target` holds a `null` member that `source` does not |
+//! | [`compose`]`(&first, &second)` | one patch equivalent to `first` then `second` on any document | `second` merges an object where `first` set a non-object |
+//!
 //! Each costs one map lookup per patch member (two for object members) and nothing
 //! proportional to the size of the target. None recurses per nesting level: a patch nested
 //! 100,000 levels deep merges on a 2 MiB thread stack.
@@ -84,3 +92,19 @@ mod value;
 
 #[cfg(feature = "serde_json")]
 pub use value::{merge, merge_in_place, merge_ref};
+
+#[cfg(feature = "serde_json")]
+mod compose;
+#[cfg(feature = "serde_json")]
+mod diff;
+#[cfg(feature = "serde_json")]
+mod tree;
+#[cfg(feature = "serde_json")]
+mod unrepresentable;
+
+#[cfg(feature = "serde_json")]
+pub use compose::compose;
+#[cfg(feature = "serde_json")]
+pub use diff::diff;
+#[cfg(feature = "serde_json")]
+pub use unrepresentable::{Reason, Unrepresentable};
