@@ -50,7 +50,8 @@ use crate::unrepresentable::{Reason, Unrepresentable};
 /// `second` object at the same path and each member of a `second` object one lookup in the
 /// `first` object (O(log n) with the default `BTreeMap`, O(1) expected with
 /// `preserve_order`), plus a copy of every value the result takes from either patch: O(size
-/// of `first` + size of `second`). Nesting depth costs heap, not native stack. Under
+/// of `first` + size of `second`). Nesting depth costs heap, not native stack (a test
+/// composes patches nested 20,000 objects deep on a 64 KiB thread stack). Under
 /// `preserve_order` the result lists `first`'s members in its order, then the members only
 /// `second` holds in its order, as a merge would.
 ///

@@ -47,9 +47,10 @@ use crate::unrepresentable::{Reason, Unrepresentable};
 /// `source` and each object member of `source` one lookup in `target` (O(log n) with the
 /// default `BTreeMap`, O(1) expected with `preserve_order`); non-object values are compared
 /// once with `==` (which stops at the first difference); the patch holds clones of the
-/// target values it carries. Object nesting costs heap, not native stack: documents nested
-/// 100,000 objects deep are diffed on a 64 KiB thread stack. Non-object values are compared
-/// with serde_json's own recursive `==`.
+/// target values it carries. Object nesting costs heap, not native stack (a test diffs
+/// documents nested 20,000 objects deep on a 64 KiB thread stack); values sent whole are
+/// copied without recursion too. Arrays and scalars are compared with serde_json's own `==`,
+/// which recurses once per level of nesting inside them, as serde_json's `Drop` does.
 ///
 /// # Examples
 ///
@@ -119,11 +120,10 @@ pub fn diff(source: &Value, target: &Value) -> Result<Value, Unrepresentable> {
     let (Value::Object(source), Value::Object(target)) = (source, target) else {
         // A non-object patch replaces the whole document (`null` included); an object patch
         // over a non-object source starts from `{}`.
-        return whole(target)
-            .or_else(|inner| match target {
-                Value::Null => Ok(Value::Null),
-                _ => Err(Unrepresentable::new(inner, Reason::NullMember)),
-            });
+        return whole(target).or_else(|inner| match target {
+            Value::Null => Ok(Value::Null),
+            _ => Err(Unrepresentable::new(inner, Reason::NullMember)),
+        });
     };
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut frame = Frame::new(source, target, None);

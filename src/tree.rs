@@ -125,7 +125,10 @@ mod tests {
     #[test]
     fn find_null_member_skips_arrays() {
         assert_eq!(find_null_member(&json!(null)), None);
-        assert_eq!(find_null_member(&json!({ "a": [null, { "b": null }] })), None);
+        assert_eq!(
+            find_null_member(&json!({ "a": [null, { "b": null }] })),
+            None
+        );
         assert_eq!(
             find_null_member(&json!({ "a": 1, "b": { "c": [null], "d": { "e": null } } })),
             Some(vec!["b", "d", "e"])

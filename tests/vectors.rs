@@ -124,7 +124,9 @@ fn diff_vectors() {
                 }
             }
             if &vector_applied == modified {
-                failures.push(format!("{name}: marked roundtrip false but its patch round-trips"));
+                failures.push(format!(
+                    "{name}: marked roundtrip false but its patch round-trips"
+                ));
             }
             match diff(original, modified) {
                 Ok(got) => failures.push(format!("{name}: expected an error, got patch {got}")),
@@ -148,7 +150,9 @@ fn diff_vectors() {
         }
 
         if &vector_applied != modified {
-            failures.push(format!("{name}: the vector's patch gives {vector_applied}, not modified"));
+            failures.push(format!(
+                "{name}: the vector's patch gives {vector_applied}, not modified"
+            ));
         }
         match diff(original, modified) {
             Err(error) => failures.push(format!("{name}: expected {patch}, got error: {error}")),
@@ -158,7 +162,9 @@ fn diff_vectors() {
                 }
                 let applied = merge(original.clone(), got);
                 if &applied != modified {
-                    failures.push(format!("{name}: merging the diff gives {applied}, not modified"));
+                    failures.push(format!(
+                        "{name}: merging the diff gives {applied}, not modified"
+                    ));
                 }
             }
         }
@@ -208,15 +214,21 @@ fn compose_vectors() {
             let expected = field(vector, "sequential_result");
             let got = sequential(document);
             if &got != expected {
-                failures.push(format!("{name}: patch1 then patch2 give {got}, not sequential_result"));
+                failures.push(format!(
+                    "{name}: patch1 then patch2 give {got}, not sequential_result"
+                ));
             }
             let expected = field(vector, "composed_result");
             let got = merge(document.clone(), composed.clone());
             if &got != expected {
-                failures.push(format!("{name}: `composed` gives {got}, not composed_result"));
+                failures.push(format!(
+                    "{name}: `composed` gives {got}, not composed_result"
+                ));
             }
             if equivalent || field(vector, "sequential_result") == expected {
-                failures.push(format!("{name}: the counterexample does not tell the two apart"));
+                failures.push(format!(
+                    "{name}: the counterexample does not tell the two apart"
+                ));
             }
         }
 
