@@ -76,7 +76,9 @@
 //! order-preserving merge must keep: surviving keys keep their relative order, a replaced key
 //! keeps its position, new keys are appended in patch order. With `arbitrary_precision`
 //! (forwarded too), numbers such as `18446744073709551616`, `-0.0` or `1e400` pass through
-//! exactly as written. The `cli` feature turns on both.
+//! exactly, never rounded through `f64` nor turned into `null`; serde_json only respells an
+//! exponent in canonical form (`1e400` is written `1e+400`, `1E5` is `1e+5`). The `cli`
+//! feature turns on both.
 //!
 //! [RFC 7396]: https://www.rfc-editor.org/rfc/rfc7396
 //! [Clerk]: https://clerk.com/docs/references/backend/organization/update-organization-membership-metadata
