@@ -54,14 +54,6 @@
 //! | [`merge_in_place`] | `&mut Value` | by value: subtrees are moved | none |
 //! | [`merge_ref`] | `&mut Value` | `&Value` | clones of what it inserts |
 //!
-//! The algebra of merge patches, both returning [`Unrepresentable`] (with the JSON Pointer
-//! of the place) where no merge patch exists rather than a wrong one:
-//!
-//! | function | gives | fails when |
-//! |---|---|---|
-//! | [`diff`]`(&source, &target)` | the minimal patch `p` with `merge(source, p) == target` | `target` holds a `null` member that `source` does not |
-//! | [`compose`]`(&first, &second)` | one patch equivalent to `first` then `second` on any document | `second` merges an object where `first` set a non-object |
-//!
 //! Each costs one map lookup per patch member (two for object members) and nothing
 //! proportional to the size of the target. None recurses per nesting level: a patch nested
 //! 100,000 levels deep merges on a 2 MiB thread stack.
@@ -69,6 +61,14 @@
 //! The rule itself lives in [`rule`], which depends on no crate and is generic over the small
 //! [`rule::Document`] and [`rule::Object`] traits; the functions above are its adapter for
 //! `serde_json::Value` (default feature `serde_json`).
+//!
+//! The algebra of merge patches, both returning [`Unrepresentable`] (with the JSON Pointer
+//! of the place) where no merge patch exists rather than a wrong one:
+//!
+//! | function | gives | fails when |
+//! |---|---|---|
+//! | [`diff`]`(&source, &target)` | the minimal patch `p` with `merge(source, p) == target` | `target` holds a `null` member that `source` does not |
+//! | [`compose`]`(&first, &second)` | one patch equivalent to `first` then `second` on any document | `second` merges an object where `first` set a non-object |
 //!
 //! ## Key order and numbers
 //!
