@@ -37,12 +37,36 @@ fn by_value_moves_values_and_new_member_names() {
 
     let merged = metamerge::merge(target, patch);
 
-    assert_eq!(string_address(&merged["text"]), text, "string value was copied");
-    assert_eq!(merged["list"].as_array().unwrap().as_ptr(), list, "array was copied");
-    assert_eq!(string_address(&merged["nested"]["added"]), nested, "nested value was copied");
-    assert_eq!(string_address(&merged["fresh"]["deep"]), fresh, "value under a new key was copied");
-    assert_eq!(key_address(&merged, "text"), text_key, "new member name was copied");
-    assert_eq!(key_address(&merged["nested"], "added"), added_key, "nested new member name was copied");
+    assert_eq!(
+        string_address(&merged["text"]),
+        text,
+        "string value was copied"
+    );
+    assert_eq!(
+        merged["list"].as_array().unwrap().as_ptr(),
+        list,
+        "array was copied"
+    );
+    assert_eq!(
+        string_address(&merged["nested"]["added"]),
+        nested,
+        "nested value was copied"
+    );
+    assert_eq!(
+        string_address(&merged["fresh"]["deep"]),
+        fresh,
+        "value under a new key was copied"
+    );
+    assert_eq!(
+        key_address(&merged, "text"),
+        text_key,
+        "new member name was copied"
+    );
+    assert_eq!(
+        key_address(&merged["nested"], "added"),
+        added_key,
+        "nested new member name was copied"
+    );
     assert_eq!(merged["nested"]["old"], json!(true));
 }
 
@@ -65,8 +89,14 @@ fn by_reference_clones_what_it_inserts_and_leaves_the_patch_alone() {
     let before = patch.clone();
     let mut target = json!({ "gone": 1, "text": "old" });
     metamerge::merge_ref(&mut target, &patch);
-    assert_eq!(target, json!({ "text": "a string long enough to live on the heap" }));
-    assert_ne!(string_address(&target["text"]), string_address(&patch["text"]));
+    assert_eq!(
+        target,
+        json!({ "text": "a string long enough to live on the heap" })
+    );
+    assert_ne!(
+        string_address(&target["text"]),
+        string_address(&patch["text"])
+    );
     assert_eq!(patch, before, "the borrowed patch changed");
 }
 
@@ -76,7 +106,16 @@ fn a_million_members() {
     let target: Map<String, Value> = (0..N).map(|i| (format!("k{i}"), Value::from(i))).collect();
     // Remove the even members, update every odd one, add one new member.
     let mut patch: Map<String, Value> = (0..N)
-        .map(|i| (format!("k{i}"), if i % 2 == 0 { Value::Null } else { Value::from(i * 10) }))
+        .map(|i| {
+            (
+                format!("k{i}"),
+                if i % 2 == 0 {
+                    Value::Null
+                } else {
+                    Value::from(i * 10)
+                },
+            )
+        })
         .collect();
     patch.insert("new".to_owned(), json!("member"));
 
@@ -87,5 +126,7 @@ fn a_million_members() {
     assert_eq!(merged[&format!("k{}", N - 1)], Value::from((N - 1) * 10));
     assert!(!merged.contains_key("k0") && !merged.contains_key("k2"));
     assert_eq!(merged["new"], json!("member"));
-    assert!(merged.iter().all(|(key, value)| key == "new" || value.as_u64().unwrap() % 20 == 10));
+    assert!(merged
+        .iter()
+        .all(|(key, value)| key == "new" || value.as_u64().unwrap() % 20 == 10));
 }
