@@ -62,6 +62,14 @@
 //! [`rule::Document`] and [`rule::Object`] traits; the functions above are its adapter for
 //! `serde_json::Value` (default feature `serde_json`).
 //!
+//! The algebra of merge patches, both returning [`Unrepresentable`] (with the JSON Pointer
+//! of the place) where no merge patch exists rather than a wrong one:
+//!
+//! | function | gives | fails when |
+//! |---|---|---|
+//! | [`diff`]`(&source, &target)` | the minimal patch `p` with `merge(source, p) == target` | `target` holds a `null` member that `source` does not |
+//! | [`compose`]`(&first, &second)` | one patch equivalent to `first` then `second` on any document | `second` merges an object where `first` set a non-object |
+//!
 //! ## Key order and numbers
 //!
 //! With the `preserve_order` feature (forwarded to serde_json), key order follows the rule an
@@ -86,6 +94,27 @@ mod value;
 
 #[cfg(feature = "serde_json")]
 pub use value::{merge, merge_in_place, merge_ref};
+
+#[cfg(feature = "serde_json")]
+mod compose;
+#[cfg(feature = "serde_json")]
+mod diff;
+#[cfg(feature = "serde_json")]
+mod tree;
+#[cfg(feature = "serde_json")]
+mod unrepresentable;
+
+#[cfg(feature = "serde_json")]
+pub use compose::compose;
+#[cfg(feature = "serde_json")]
+pub use diff::diff;
+#[cfg(feature = "serde_json")]
+pub use unrepresentable::{Reason, Unrepresentable};
+
+/// The README's Rust examples, run as doctests so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(feature = "http")]
 pub mod http;

@@ -39,6 +39,24 @@ enum Command {
     /// input is read and parsed before anything is written. Exits 0 on success, 2 on any error.
     Merge(cli::merge::MergeArgs),
 
+    /// Print the minimal merge patch (RFC 7396) that turns OLD into NEW.
+    ///
+    /// Members whose value changed are sent (arrays and scalars whole, objects as nested
+    /// patches), removed members as `null`, unchanged ones not at all; `metamerge merge OLD
+    /// PATCH` then gives NEW. Fails, naming the place as a JSON Pointer, when NEW holds a `null`
+    /// member that OLD does not: a `null` in a merge patch removes a member, so no patch can
+    /// set one. Same output options and exit codes as `merge`.
+    Diff(cli::diff::DiffArgs),
+
+    /// Print one merge patch (RFC 7396) equivalent to applying FIRST, then SECOND.
+    ///
+    /// `metamerge merge DOC RESULT` gives what `metamerge merge DOC FIRST SECOND` gives, for
+    /// every DOC. Fails, naming the place as a JSON Pointer, where SECOND merges an object into
+    /// a member that FIRST removed or set to a non-object: applied in turn they make it exactly
+    /// that object, which no single merge patch can do. Same output options and exit codes as
+    /// `merge`.
+    Compose(cli::compose::ComposeArgs),
+
     /// Serve the Clerk-compatible organization membership metadata API over HTTP.
     ///
     /// A subset of Clerk's Backend API (organizations, organization memberships, their
@@ -58,6 +76,8 @@ impl Command {
     fn run(self) -> Result<(), cli::CliError> {
         match self {
             Command::Merge(args) => cli::merge::run(args),
+            Command::Diff(args) => cli::diff::run(args),
+            Command::Compose(args) => cli::compose::run(args),
             #[cfg(feature = "http")]
             Command::Serve(args) => cli::serve::run(args),
         }

@@ -751,3 +751,170 @@ fn serve_help_lists_its_options() {
     }
     insta::assert_snapshot!("help_serve", serve.stdout);
 }
+
+// ---- diff and compose -------------------------------------------------------------------------
+
+/// RFC 7396 section 3's target and result, as `diff`'s OLD and NEW.
+const RFC_OLD: &str = r#"{"title":"Goodbye!","author":{"givenName":"John","familyName":"Doe"},"tags":["example","sample"],"content":"This will be unchanged"}"#;
+const RFC_NEW: &str = r#"{"title":"Hello!","author":{"givenName":"John"},"tags":["example"],"content":"This will be unchanged","phoneNumber":"+01-123-456-7890"}"#;
+
+#[test]
+fn diff_prints_the_minimal_patch_that_merges_back() {
+    let dir = dir_with(&[("old.json", RFC_OLD), ("new.json", RFC_NEW)]);
+    let diff = run_in(dir.path(), &["diff", "old.json", "new.json"], None);
+    assert_success(&diff);
+    // Changed and added members in NEW's order, removals as null, `content` left out.
+    assert_eq!(
+        diff.stdout,
+        "{\"title\":\"Hello!\",\"author\":{\"familyName\":null},\"tags\":[\"example\"],\"phoneNumber\":\"+01-123-456-7890\"}\n"
+    );
+
+    // Merging the patch into OLD gives NEW, with NEW's key order.
+    fs::write(dir.path().join("patch.json"), &diff.stdout).unwrap();
+    let merged = run_in(dir.path(), &["merge", "old.json", "patch.json"], None);
+    assert_success(&merged);
+    assert_eq!(merged.stdout, format!("{RFC_NEW}\n"));
+
+    // NEW from stdin, pretty, to a file.
+    let to_file = run_in(
+        dir.path(),
+        &["diff", "--pretty", "-o", "out.json", "old.json", "-"],
+        Some(RFC_NEW),
+    );
+    assert_success(&to_file);
+    assert_eq!(to_file.stdout, "");
+    let written = fs::read_to_string(dir.path().join("out.json")).unwrap();
+    assert_eq!(parse(&written), parse(&diff.stdout));
+    insta::assert_snapshot!("diff_rfc_example", format!("{}{written}", diff.stdout));
+}
+
+#[test]
+fn diff_keeps_numbers_and_root_shapes() {
+    let dir = dir_with(&[
+        ("big.json", r#"{"n":18446744073709551616,"m":1.0}"#),
+        ("bigger.json", r#"{"n":18446744073709551617,"m":1.0}"#),
+        ("scalar.json", r#""s""#),
+        ("null.json", "null"),
+    ]);
+    let numbers = run_in(dir.path(), &["diff", "big.json", "bigger.json"], None);
+    let scalar = run_in(dir.path(), &["diff", "scalar.json", "scalar.json"], None);
+    let to_null = run_in(dir.path(), &["diff", "big.json", "null.json"], None);
+    for run in [&numbers, &scalar, &to_null] {
+        assert_success(run);
+    }
+    assert_eq!(numbers.stdout, "{\"n\":18446744073709551617}\n");
+    // Equal scalar roots give the scalar (not {}), a null NEW gives null.
+    assert_eq!(scalar.stdout, "\"s\"\n");
+    assert_eq!(to_null.stdout, "null\n");
+}
+
+#[test]
+fn error_diff_to_a_null_member() {
+    let dir = dir_with(&[
+        ("old.json", r#"{"a":{"b/c":1}}"#),
+        ("new.json", r#"{"a":{"b/c":null}}"#),
+    ]);
+    fs::write(dir.path().join("out.json"), "kept").unwrap();
+    let run = run_in(
+        dir.path(),
+        &["diff", "old.json", "new.json", "-o", "out.json"],
+        None,
+    );
+    let line = assert_error_line(&run);
+    assert!(
+        line.starts_with("metamerge: new.json: no merge patch can set /a/b~1c to null"),
+        "{line}"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("out.json")).unwrap(),
+        "kept"
+    );
+    insta::assert_snapshot!("error_diff_null_member", line);
+}
+
+#[test]
+fn compose_prints_one_patch_for_two() {
+    let dir = dir_with(&[
+        (
+            "first.json",
+            r#"{"plan":"pro","seats":5,"theme":{"color":"red","font":"serif"}}"#,
+        ),
+        (
+            "second.json",
+            r#"{"seats":null,"theme":{"font":null,"size":12},"beta":true}"#,
+        ),
+        (
+            "doc.json",
+            r#"{"seats":3,"theme":{"font":"mono","dark":true},"owner":"ann"}"#,
+        ),
+    ]);
+    let composed = run_in(dir.path(), &["compose", "first.json", "second.json"], None);
+    assert_success(&composed);
+    assert_eq!(
+        composed.stdout,
+        "{\"plan\":\"pro\",\"seats\":null,\"theme\":{\"color\":\"red\",\"font\":null,\"size\":12},\"beta\":true}\n"
+    );
+
+    // One merge of the composed patch is the two merges in turn.
+    fs::write(dir.path().join("both.json"), &composed.stdout).unwrap();
+    let once = run_in(dir.path(), &["merge", "doc.json", "both.json"], None);
+    let twice = run_in(
+        dir.path(),
+        &["merge", "doc.json", "first.json", "second.json"],
+        None,
+    );
+    assert_success(&once);
+    assert_success(&twice);
+    assert_eq!(once.stdout, twice.stdout);
+
+    // SECOND from stdin.
+    let stdin = run_in(
+        dir.path(),
+        &["compose", "first.json", "-"],
+        Some(r#"{"plan":[1]}"#),
+    );
+    assert_success(&stdin);
+    assert_eq!(
+        stdin.stdout,
+        "{\"plan\":[1],\"seats\":5,\"theme\":{\"color\":\"red\",\"font\":\"serif\"}}\n"
+    );
+    insta::assert_snapshot!(
+        "compose_example",
+        format!("{}{}", composed.stdout, once.stdout)
+    );
+}
+
+#[test]
+fn error_compose_object_after_removal() {
+    let dir = dir_with(&[
+        ("first.json", r#"{"a":null}"#),
+        ("second.json", r#"{"a":{"a1":8}}"#),
+    ]);
+    let run = run_in(dir.path(), &["compose", "first.json", "second.json"], None);
+    let line = assert_error_line(&run);
+    assert!(
+        line.starts_with(
+            "metamerge: first.json then second.json: no single merge patch is equivalent at /a:"
+        ),
+        "{line}"
+    );
+    let twice = run_in(dir.path(), &["compose", "-", "-"], Some("{}"));
+    let twice = assert_error_line(&twice).to_owned();
+    insta::assert_snapshot!(
+        "error_compose_object_after_removal",
+        format!("{line}{twice}")
+    );
+}
+
+#[test]
+fn help_diff_and_compose() {
+    let diff = run(&["diff", "--help"]);
+    let compose = run(&["compose", "--help"]);
+    for run in [&diff, &compose] {
+        assert_success(run);
+        assert!(run.stdout.contains("RFC 7396"), "{}", run.stdout);
+        assert!(run.stdout.contains("JSON Pointer"), "{}", run.stdout);
+    }
+    insta::assert_snapshot!("help_diff", diff.stdout);
+    insta::assert_snapshot!("help_compose", compose.stdout);
+}

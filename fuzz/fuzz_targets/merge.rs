@@ -13,7 +13,14 @@ mod common;
 /// Member names drawn from a small alphabet so that target and patch keys collide often.
 const KEYS: [&str; 8] = ["a", "b", "c", "A", "", "__proto__", "é", "a/b~"];
 /// Number literals that must survive exactly (`arbitrary_precision`).
-const NUMBERS: [&str; 6] = ["0", "-0.0", "1e400", "18446744073709551616", "9007199254740993", "-1.5"];
+const NUMBERS: [&str; 6] = [
+    "0",
+    "-0.0",
+    "1e400",
+    "18446744073709551616",
+    "9007199254740993",
+    "-1.5",
+];
 const MAX_DEPTH: u32 = 12;
 
 fn json(u: &mut Unstructured<'_>, depth: u32) -> arbitrary::Result<Value> {
@@ -25,13 +32,21 @@ fn json(u: &mut Unstructured<'_>, depth: u32) -> arbitrary::Result<Value> {
         3 => Value::String(u.arbitrary::<String>()?),
         4 => {
             let len = u.int_in_range(0..=4)?;
-            Value::Array((0..len).map(|_| json(u, depth + 1)).collect::<arbitrary::Result<_>>()?)
+            Value::Array(
+                (0..len)
+                    .map(|_| json(u, depth + 1))
+                    .collect::<arbitrary::Result<_>>()?,
+            )
         }
         _ => {
             let len = u.int_in_range(0..=6)?;
             let mut map = Map::new();
             for _ in 0..len {
-                let key = if u.ratio(1, 8)? { u.arbitrary::<String>()? } else { (*u.choose(&KEYS)?).to_owned() };
+                let key = if u.ratio(1, 8)? {
+                    u.arbitrary::<String>()?
+                } else {
+                    (*u.choose(&KEYS)?).to_owned()
+                };
                 map.insert(key, json(u, depth + 1)?);
             }
             Value::Object(map)
@@ -46,7 +61,10 @@ struct Case {
 
 impl<'a> Arbitrary<'a> for Case {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        Ok(Case { target: json(u, 0)?, patch: json(u, 0)? })
+        Ok(Case {
+            target: json(u, 0)?,
+            patch: json(u, 0)?,
+        })
     }
 }
 
@@ -61,14 +79,26 @@ fuzz_target!(|case: Case| {
     let expected = common::reference(&target, &patch);
     let variants = common::all_variants(&target, &patch);
     for got in &variants {
-        assert_eq!(common::text(got), common::text(&expected), "disagrees with the reference model");
+        assert_eq!(
+            common::text(got),
+            common::text(&expected),
+            "disagrees with the reference model"
+        );
         common::assert_nulls_removed(got, &patch, "");
         common::assert_order(&target, &patch, got, "");
     }
     let twice = metamerge::merge(variants[0].clone(), patch.clone());
-    assert_eq!(common::text(&twice), common::text(&variants[0]), "not idempotent");
+    assert_eq!(
+        common::text(&twice),
+        common::text(&variants[0]),
+        "not idempotent"
+    );
     if target.is_object() {
         let same = metamerge::merge(target.clone(), Value::Object(Map::new()));
-        assert_eq!(common::text(&same), common::text(&target), "{{}} is not the identity");
+        assert_eq!(
+            common::text(&same),
+            common::text(&target),
+            "{{}} is not the identity"
+        );
     }
 });

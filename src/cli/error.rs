@@ -46,6 +46,18 @@ pub enum CliError {
         error: io::Error,
     },
 
+    /// `metamerge diff` or `metamerge compose` was asked for a merge patch that does not exist:
+    /// NEW holds a `null` member that OLD does not, or SECOND merges an object where FIRST set
+    /// a non-object. The message names the inputs and the place as a JSON Pointer (RFC 6901).
+    #[error("{inputs}: {error}")]
+    Unrepresentable {
+        /// The inputs concerned: NEW for `diff`, `FIRST then SECOND` for `compose`.
+        inputs: String,
+        /// The library's error, with the pointer and the reason.
+        #[source]
+        error: metamerge::Unrepresentable,
+    },
+
     /// `-` (stdin) was given as more than one input; stdin can be read only once.
     #[error("`-` (stdin) is given {count} times as an input but can be read only once")]
     StdinTwice {
