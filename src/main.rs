@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 /// removes that key at any depth, anything else (arrays included) replaces the target's value.
 /// A patch that is not an object replaces the whole target. Key order and number literals are
 /// kept as written (big integers too), except that exponents are spelled `e+N`: 1E5 is 1e+5.
+/// Inputs are UTF-8 JSON texts; a leading byte order mark is skipped (RFC 8259 section 8.1).
 #[derive(Debug, Parser)]
 #[command(name = "metamerge", version)]
 struct Cli {

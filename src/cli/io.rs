@@ -78,8 +78,11 @@ pub fn check_stdin_once<'a>(sources: impl IntoIterator<Item = &'a Source>) -> Re
 /// # Errors
 /// - [`CliError::Read`] when the file or stdin cannot be read (the OS reason).
 /// - [`CliError::Json`] when the bytes are not exactly one JSON document (optionally surrounded
-///   by whitespace), with serde_json's line, column and reason; documents nested deeper than
-///   serde_json's recursion limit (127 levels of arrays and objects) are rejected the same way.
+///   by whitespace, optionally preceded by a UTF-8 byte order mark, which is skipped as RFC 8259
+///   section 8.1 allows), with serde_json's line, column and reason; this covers bytes that are
+///   not UTF-8, `\u` escapes of unpaired surrogates (`"\ud800"`), trailing characters and
+///   empty or whitespace-only input. Documents nested deeper than serde_json's recursion limit
+///   (127 levels of arrays and objects) are rejected the same way.
 pub fn read(source: &Source) -> Result<Value, CliError> {
     let bytes = match source {
         Source::Stdin => {
@@ -92,25 +95,61 @@ pub fn read(source: &Source) -> Result<Value, CliError> {
         input: source.name(),
         error,
     })?;
-    serde_json::from_slice(&bytes).map_err(|error| json_error(source, &error))
+    // RFC 8259 section 8.1: JSON text must not begin with a byte order mark, but a parser may
+    // ignore one. Editors on Windows write it, and it carries no data, so it is skipped.
+    let (text, skipped) = match bytes.strip_prefix(UTF8_BOM) {
+        Some(rest) => (rest, UTF8_BOM.len()),
+        None => (&bytes[..], 0),
+    };
+    serde_json::from_slice(text).map_err(|error| {
+        let blank = text
+            .iter()
+            .all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+        json_error(source, &error, skipped, blank)
+    })
 }
 
+/// The UTF-8 byte order mark (U+FEFF), skipped at the start of an input.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Turns serde_json's parse error into [`CliError::Json`]: the location moves to the front
-/// (`file:line:column`, as compilers print it) and out of the reason.
-fn json_error(source: &Source, error: &serde_json::Error) -> CliError {
+/// (`file:line:column`, as compilers print it) and out of the reason. `skipped` bytes (a byte
+/// order mark) were cut from the start of the input before parsing; columns on the first line
+/// are shifted back so that they count the file's bytes. `blank` says the input held nothing
+/// but JSON whitespace (or nothing at all): the reason then says so.
+///
+/// Three of serde_json's reasons are reworded because they name the wrong thing: its
+/// "invalid unicode code point" is bytes that are not UTF-8, and its "unexpected end of hex
+/// escape" and "lone leading surrogate in hex escape" are a `\u` escape of a UTF-16 surrogate
+/// (U+D800 to U+DFFF) that is not part of a high-low pair (its column is just past the escape).
+fn json_error(source: &Source, error: &serde_json::Error, skipped: usize, blank: bool) -> CliError {
     let message = error.to_string();
     // serde_json's Display is "{reason} at line {line} column {column}" (no suffix at line 0).
     let location = format!(" at line {} column {}", error.line(), error.column());
     let message = message.strip_suffix(&location).unwrap_or(&message);
-    let reason = if message == "recursion limit exceeded" {
-        "JSON nested more than 127 levels deep (serde_json's recursion limit)".to_owned()
-    } else {
-        format!("invalid JSON: {message}")
+    let reason = match message {
+        _ if blank => "invalid JSON: the input is empty or only whitespace".to_owned(),
+        "recursion limit exceeded" => {
+            "JSON nested more than 127 levels deep (serde_json's recursion limit)".to_owned()
+        }
+        "invalid unicode code point" => {
+            "invalid JSON: not UTF-8 (RFC 8259 section 8.1 requires UTF-8)".to_owned()
+        }
+        "unexpected end of hex escape" | "lone leading surrogate in hex escape" => {
+            "invalid JSON: unpaired UTF-16 surrogate in a \\u escape (a \\uD800-\\uDBFF escape \
+             must be followed by a \\uDC00-\\uDFFF one)"
+                .to_owned()
+        }
+        _ => format!("invalid JSON: {message}"),
+    };
+    let column = match error.line() {
+        1 => error.column() + skipped,
+        _ => error.column(),
     };
     CliError::Json {
         input: source.name(),
         line: error.line(),
-        column: error.column(),
+        column,
         reason,
     }
 }
