@@ -1,5 +1,5 @@
-//! Crate-private walks over `serde_json::Value` used by [`diff`](crate::diff) and
-//! [`compose`](crate::compose), written with explicit stacks so that their native stack use
+//! Crate-private walks over `serde_json::Value` used by the adapter's merge and by
+//! [`diff`](crate::diff) and [`compose`](crate::compose), written with explicit stacks so that their native stack use
 //! does not grow with nesting depth (serde_json's own `Clone` recurses once per level).
 
 use core::mem;
@@ -143,16 +143,33 @@ pub(crate) fn deep_eq(a: &Value, b: &Value) -> bool {
 }
 
 /// Drops `value` without recursion (serde_json's own `Drop` recurses once per level of
-/// nesting): takes the children out of every container first. O(size of `value`).
-pub(crate) fn dismantle(value: Value) {
-    let mut stack = vec![value];
-    while let Some(mut value) = stack.pop() {
+/// nesting): takes the children out of every container first. O(size of `value`); allocates
+/// only for containers that hold non-empty containers.
+pub(crate) fn dismantle(mut value: Value) {
+    fn nested(value: &Value) -> bool {
+        match value {
+            Value::Array(items) => !items.is_empty(),
+            Value::Object(members) => !members.is_empty(),
+            _ => false,
+        }
+    }
+    let mut stack = Vec::new();
+    loop {
         match &mut value {
-            Value::Array(items) => stack.append(items),
+            Value::Array(items) => stack.extend(items.drain(..).filter(nested)),
             Value::Object(members) => {
-                stack.extend(mem::take(members).into_iter().map(|(_, value)| value));
+                stack.extend(
+                    mem::take(members)
+                        .into_iter()
+                        .map(|(_, value)| value)
+                        .filter(nested),
+                );
             }
             _ => {}
+        }
+        match stack.pop() {
+            Some(next) => value = next,
+            None => return,
         }
     }
 }
