@@ -41,7 +41,6 @@ use std::sync::OnceLock;
 
 use serde::de::value::{CowStrDeserializer, MapAccessDeserializer};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 use crate::error::Error;
@@ -96,7 +95,7 @@ use crate::error::Error;
 /// # Ok::<(), metamerge::Error>(())
 /// ```
 pub fn merge_slice(target: &mut Value, patch: &[u8]) -> Result<(), Error> {
-    apply(target, serde_json::Deserializer::from_slice(patch))
+    apply(target, serde_json::Deserializer::from_slice(patch), patch)
 }
 
 /// Merges the merge patch given as JSON text into `target`, applying it while it is parsed
@@ -119,14 +118,27 @@ pub fn merge_slice(target: &mut Value, patch: &[u8]) -> Result<(), Error> {
 /// # Ok::<(), metamerge::Error>(())
 /// ```
 pub fn merge_str(target: &mut Value, patch: &str) -> Result<(), Error> {
-    apply(target, serde_json::Deserializer::from_str(patch))
+    apply(
+        target,
+        serde_json::Deserializer::from_str(patch),
+        patch.as_bytes(),
+    )
 }
 
-fn apply<'de, R>(target: &mut Value, mut de: serde_json::Deserializer<R>) -> Result<(), Error>
+fn apply<'de, R>(
+    target: &mut Value,
+    mut de: serde_json::Deserializer<R>,
+    patch: &[u8],
+) -> Result<(), Error>
 where
     R: serde_json::de::Read<'de>,
 {
-    let mut log = Log::default();
+    let mut log = Log {
+        undo: Vec::with_capacity(16),
+        names: Vec::with_capacity(16),
+        duplicate_key: None,
+        duplicate_unnamed: false,
+    };
     let result = Any(Root {
         log: &mut log,
         target,
@@ -137,8 +149,15 @@ where
         // A patch that is not an object replaces the target, once all of it has been read.
         Ok(Some(replacement)) => *target = replacement,
         Ok(None) => {}
-        Err(err) => {
-            let duplicate_key = log.duplicate_key.take();
+        Err(mut err) => {
+            let mut duplicate_key = log.duplicate_key.take();
+            if log.duplicate_unnamed {
+                // Found where values are built without a name at hand: read the patch again
+                // to name the first duplicate and point at it.
+                if let Some((located, key)) = locate_duplicate(patch) {
+                    (err, duplicate_key) = (located, Some(key));
+                }
+            }
             log.roll_back(target);
             return Err(Error::new(err, duplicate_key));
         }
@@ -148,13 +167,14 @@ where
 
 /// State shared by the whole walk: the undo log, the member names seen in the patch objects
 /// being walked, and the name of a duplicate key once one is found.
-#[derive(Default)]
 struct Log<'de> {
     undo: Vec<Undo<'de>>,
     /// Names of the members read so far in each patch object on the current path, outermost
     /// first; each [`Seen`] knows where its object's names start.
     names: Vec<Cow<'de, str>>,
     duplicate_key: Option<String>,
+    /// A duplicate was found by a map insert (inside an array), which does not tell the name.
+    duplicate_unnamed: bool,
 }
 
 /// One change to the target, with what is needed to reverse it. Names are borrowed from the
@@ -181,9 +201,7 @@ enum Undo<'de> {
 impl<'de> Log<'de> {
     fn duplicate<E: de::Error>(&mut self, key: &str) -> E {
         self.duplicate_key = Some(key.to_owned());
-        E::custom(format_args!(
-            "duplicate key {key:?} in a merge patch object (RFC 7493 section 2.3)"
-        ))
+        duplicate_error(key)
     }
 
     /// Reverses every change recorded, newest first.
@@ -352,6 +370,7 @@ struct Any<S>(S);
 impl<'de, S: Sink<'de>> DeserializeSeed<'de> for Any<S> {
     type Value = S::Out;
 
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Out, D::Error> {
         deserializer.deserialize_any(self)
     }
@@ -364,53 +383,65 @@ impl<'de, S: Sink<'de>> Visitor<'de> for Any<S> {
         formatter.write_str("any valid JSON value")
     }
 
+    #[inline]
     fn visit_bool<E: de::Error>(self, value: bool) -> Result<S::Out, E> {
         self.0.leaf(Value::Bool(value))
     }
 
+    #[inline]
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<S::Out, E> {
         self.0.leaf(Value::Number(value.into()))
     }
 
+    #[inline]
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<S::Out, E> {
         self.0.leaf(Value::Number(value.into()))
     }
 
+    #[inline]
     fn visit_i128<E: de::Error>(self, value: i128) -> Result<S::Out, E> {
         let number = Number::deserialize(de::value::I128Deserializer::<E>::new(value))?;
         self.0.leaf(Value::Number(number))
     }
 
+    #[inline]
     fn visit_u128<E: de::Error>(self, value: u128) -> Result<S::Out, E> {
         let number = Number::deserialize(de::value::U128Deserializer::<E>::new(value))?;
         self.0.leaf(Value::Number(number))
     }
 
+    #[inline]
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<S::Out, E> {
         self.0
             .leaf(Number::from_f64(value).map_or(Value::Null, Value::Number))
     }
 
+    #[inline]
     fn visit_str<E: de::Error>(self, value: &str) -> Result<S::Out, E> {
         self.0.leaf(Value::String(value.to_owned()))
     }
 
+    #[inline]
     fn visit_string<E: de::Error>(self, value: String) -> Result<S::Out, E> {
         self.0.leaf(Value::String(value))
     }
 
+    #[inline]
     fn visit_unit<E: de::Error>(self) -> Result<S::Out, E> {
         self.0.leaf(Value::Null)
     }
 
+    #[inline]
     fn visit_none<E: de::Error>(self) -> Result<S::Out, E> {
         self.0.leaf(Value::Null)
     }
 
+    #[inline]
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Out, D::Error> {
         deserializer.deserialize_any(self)
     }
 
+    #[inline]
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut elements: A) -> Result<S::Out, A::Error> {
         let mut array = Vec::new();
         while let Some(element) = elements.next_element_seed(Any(Build { log: self.0.log() }))? {
@@ -419,6 +450,7 @@ impl<'de, S: Sink<'de>> Visitor<'de> for Any<S> {
         self.0.leaf(Value::Array(array))
     }
 
+    #[inline]
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<S::Out, A::Error> {
         match members.next_key_seed(Name)? {
             Some(first) if is_marker(&first) => {
@@ -464,6 +496,33 @@ impl<'de> Visitor<'de> for Name {
     }
 }
 
+/// The seed for a member name that is going to be stored anyway.
+struct OwnedName;
+
+impl<'de> DeserializeSeed<'de> for OwnedName {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OwnedName {
+    type Value = String;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<String, E> {
+        Ok(name.to_owned())
+    }
+
+    fn visit_string<E: de::Error>(self, name: String) -> Result<String, E> {
+        Ok(name)
+    }
+}
+
 /// A map whose first member name has already been read, handed on whole.
 struct Replay<'de, A> {
     first: Option<Cow<'de, str>>,
@@ -491,9 +550,11 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<'de, A> {
 }
 
 /// The names read so far in one patch object, for the duplicate check: a scan of the shared
-/// name stack while the object is small, a hash set once it is not.
+/// name stack while the object is small (skipped when a 64-bit summary of length and end
+/// bytes shows the name is new), a hash set once it is not.
 struct Seen<'de> {
     start: usize,
+    summary: u64,
     set: Option<HashSet<Cow<'de, str>>>,
 }
 
@@ -504,8 +565,17 @@ impl<'de> Seen<'de> {
     fn new(log: &Log<'de>) -> Self {
         Seen {
             start: log.names.len(),
+            summary: 0,
             set: None,
         }
+    }
+
+    /// One bit out of 64, from the name's length and first and last bytes.
+    fn bit(name: &str) -> u64 {
+        let bytes = name.as_bytes();
+        let first = bytes.first().map_or(0, |&b| usize::from(b));
+        let last = bytes.last().map_or(0, |&b| usize::from(b));
+        1 << ((bytes.len().wrapping_mul(7) ^ first ^ last.wrapping_mul(5)) & 63)
     }
 
     /// Records `name`; false if it was already there.
@@ -513,10 +583,12 @@ impl<'de> Seen<'de> {
         if let Some(set) = &mut self.set {
             return set.insert(name);
         }
+        let bit = Self::bit(&name);
         let earlier = &names[self.start..];
-        if earlier.contains(&name) {
+        if self.summary & bit != 0 && earlier.contains(&name) {
             return false;
         }
+        self.summary |= bit;
         if earlier.len() < Self::SCAN_LIMIT {
             names.push(name);
         } else {
@@ -718,18 +790,108 @@ impl<'de> Sink<'de> for Build<'_, 'de> {
         first: Option<Cow<'de, str>>,
         mut members: A,
     ) -> Result<Value, A::Error> {
+        // As `Value`'s own `Deserialize` does: one insert per member. An insert that replaces
+        // means a duplicate; `apply` then finds its name.
         let log = self.log;
         let mut object = Map::new();
-        let mut next = first;
+        let mut next = first.map(Cow::into_owned);
         while let Some(key) = next {
-            match object.entry(key) {
-                Entry::Occupied(entry) => return Err(log.duplicate(entry.key())),
-                Entry::Vacant(entry) => {
-                    entry.insert(members.next_value_seed(Any(Build { log: &mut *log }))?);
-                }
+            let value = members.next_value_seed(Any(Build { log: &mut *log }))?;
+            if object.insert(key, value).is_some() {
+                log.duplicate_unnamed = true;
+                return Err(de::Error::custom("duplicate key in a merge patch object"));
             }
-            next = members.next_key_seed(Name)?;
+            next = members.next_key_seed(OwnedName)?;
         }
         Ok(Value::Object(object))
+    }
+}
+
+fn duplicate_error<E: de::Error>(key: &str) -> E {
+    E::custom(format_args!(
+        "duplicate key {key:?} in a merge patch object (RFC 7493 section 2.3)"
+    ))
+}
+
+/// Reads `patch` again, checking every object for a repeated member name, and returns the
+/// error for the first one (named, at its second occurrence) with the name. Only used once a
+/// duplicate is known to exist.
+fn locate_duplicate(patch: &[u8]) -> Option<(serde_json::Error, String)> {
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_slice(patch);
+    match (Locate { found: &mut found }).deserialize(&mut de) {
+        Err(err) => found.map(|key| (err, key)),
+        Ok(()) => None,
+    }
+}
+
+/// Walks any JSON value, failing at the first member name repeated within one object.
+struct Locate<'f> {
+    found: &'f mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Locate<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Locate<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> Result<(), A::Error> {
+        while elements
+            .next_element_seed(Locate {
+                found: &mut *self.found,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
+        let mut names = HashSet::new();
+        while let Some(name) = members.next_key_seed(Name)? {
+            if names.contains(&name) {
+                let err = duplicate_error(&name);
+                *self.found = Some(name.into_owned());
+                return Err(err);
+            }
+            names.insert(name);
+            members.next_value_seed(Locate {
+                found: &mut *self.found,
+            })?;
+        }
+        Ok(())
     }
 }
