@@ -22,20 +22,25 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Map, Value};
 
-/// A membership's metadata, about 4 KiB of JSON: ten sections of settings, owners and tags.
+/// A membership's metadata, about 4 KiB of JSON: ten sections of settings, preferences,
+/// owners and tags, three levels deep.
 fn target() -> Value {
     let mut sections = Map::new();
     for s in 0..10 {
         sections.insert(
             format!("section_{s}"),
             json!({
-                "name": format!("Section number {s}"),
+                "name": format!("Section {s}"),
                 "enabled": s % 2 == 0,
                 "count": s * 17,
                 "ratio": s as f64 / 7.0,
                 "tags": ["alpha", "beta", format!("tag{s}")],
                 "settings": {
                     "k0": "light", "k1": 12, "k2": true, "k3": "compact", "k4": null, "k5": [1, 2, 3]
+                },
+                "prefs": {
+                    "ui": { "density": 2, "theme": "auto", "sidebar": true },
+                    "mail": { "digest": "weekly", "mentions": true }
                 },
                 "owner": { "id": format!("user_{s:04}"), "email": format!("owner{s}@example.com") }
             }),
@@ -49,43 +54,38 @@ fn small_patch() -> String {
     json!({
         "section_1": { "enabled": false, "settings": { "k2": null, "k3": "dense" } },
         "section_4": { "tags": null, "count": 12, "owner": { "email": null } },
-        "section_7": { "owner": { "email": "new7@example.com" }, "ratio": 0.5 },
+        "section_7": { "owner": { "email": "new7@example.com" }, "prefs": { "mail": null } },
         "section_8": { "settings": { "k5": [3, 2, 1], "k6": { "nested": true } } },
-        "section_9": null,
+        "section_9": { "prefs": { "ui": { "theme": "dark", "sidebar": null } } },
         "seats": 25
     })
     .to_string()
 }
 
-/// About 6 KiB: updates under every key of the target: most existing members of every
-/// section get a new value (longer names, more tags, nested settings), some are removed, a few
-/// are added.
+/// About 6 KiB: updates under every key of the target. Every section gets nested updates of
+/// most of its members (short values: numbers, booleans, short strings), some removals, and a
+/// few new members and objects.
 fn object_heavy_patch() -> String {
     let mut patch = Map::new();
     for s in 0..10 {
         patch.insert(
             format!("section_{s}"),
             json!({
-                "name": format!("Renamed section number {s}, with a longer description"),
+                "name": format!("Section {s}b"),
                 "enabled": s % 3 == 0,
                 "count": s * 19 + 1,
                 "ratio": null,
-                "tags": ["alpha", "gamma", "delta", format!("tag{s}"), format!("group{}", s % 3)],
                 "settings": {
                     "k0": "dark", "k1": null, "k2": false, "k3": { "mode": "grid", "columns": s + 2 },
-                    "k4": "restored", "k5": [3, 2, 1, 0], "k6": "added", "k7": { "since": 2024 }
+                    "k4": 7, "k6": 1
                 },
-                "owner": {
-                    "id": format!("user_{:04}", s + 100),
-                    "email": format!("new.owner{s}@example.org"),
-                    "team": format!("team_{s}"),
-                    "display_name": format!("Owner of section {s}")
+                "prefs": {
+                    "ui": { "density": 3, "theme": null, "sidebar": false, "font": 14 },
+                    "mail": { "digest": "daily", "mentions": null, "bounce": 0 }
                 },
-                "updated_at": 1_700_000_000 + s * 3600,
-                "description": format!(
-                    "Section {s} holds the settings of one feature area; it was last reviewed by \
-                     the owner and its limits were raised for the next billing period."
-                )
+                "owner": { "id": format!("user_{:04}", s + 100), "email": null,
+                           "seat": { "tier": 2, "active": true } },
+                "limits": { "seats": { "max": 100, "used": s }, "storage": { "gb": 50 } }
             }),
         );
     }

@@ -134,8 +134,8 @@ where
     R: serde_json::de::Read<'de>,
 {
     let mut log = Log {
-        undo: Vec::with_capacity(16),
-        names: Vec::with_capacity(16),
+        undo: Vec::with_capacity(8),
+        names: Vec::with_capacity(8),
         duplicate_key: None,
         duplicate_unnamed: false,
     };
