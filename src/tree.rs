@@ -1,0 +1,138 @@
+//! Crate-private walks over `serde_json::Value` used by [`diff`](crate::diff) and
+//! [`compose`](crate::compose), written with explicit stacks so that their native stack use
+//! does not grow with nesting depth (serde_json's own `Clone` recurses once per level).
+
+use core::mem;
+use core::slice;
+
+use serde_json::{map, Map, Value};
+
+/// A container being copied: what is left to read, and what has been built so far.
+enum Open<'a> {
+    Array(slice::Iter<'a, Value>, Vec<Value>),
+    Object(map::Iter<'a>, Map<String, Value>),
+}
+
+fn open(value: &Value) -> Option<Open<'_>> {
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            Some(Open::Array(items.iter(), Vec::with_capacity(items.len())))
+        }
+        Value::Object(members) if !members.is_empty() => {
+            Some(Open::Object(members.iter(), Map::new()))
+        }
+        _ => None,
+    }
+}
+
+impl Open<'_> {
+    fn close(self) -> Value {
+        match self {
+            Open::Array(_, items) => Value::Array(items),
+            Open::Object(_, members) => Value::Object(members),
+        }
+    }
+
+    fn push(&mut self, key: Option<&String>, value: Value) {
+        match (self, key) {
+            (Open::Array(_, items), _) => items.push(value),
+            (Open::Object(_, members), Some(key)) => {
+                members.insert(key.clone(), value);
+            }
+            (Open::Object(..), None) => unreachable!("object members always have a name"),
+        }
+    }
+}
+
+/// A deep copy of `value`, equal to `value.clone()`, in O(size of `value`) time and without
+/// recursion. Keeps key order under `preserve_order`.
+pub(crate) fn deep_clone(value: &Value) -> Value {
+    let Some(root) = open(value) else {
+        return value.clone();
+    };
+    // (container being built, its name in the parent)
+    let mut stack: Vec<(Open<'_>, Option<&String>)> = Vec::new();
+    let mut current = (root, None);
+    loop {
+        let next = match &mut current.0 {
+            Open::Array(items, _) => items.next().map(|item| (None, item)),
+            Open::Object(members, _) => members.next().map(|(key, item)| (Some(key), item)),
+        };
+        match next {
+            Some((key, item)) => match open(item) {
+                Some(child) => stack.push(mem::replace(&mut current, (child, key))),
+                None => current.0.push(key, item.clone()),
+            },
+            None => {
+                let (done, key) = current;
+                let done = done.close();
+                match stack.pop() {
+                    Some(parent) => {
+                        current = parent;
+                        current.0.push(key, done);
+                    }
+                    None => return done,
+                }
+            }
+        }
+    }
+}
+
+/// The member names leading to the first object member of `value` that is `null`, looking
+/// only through object members (an object inside an array is part of an array value, which a
+/// merge patch carries whole, so its `null`s are kept). `None` if there is none. Without
+/// recursion; O(number of object members reached).
+pub(crate) fn find_null_member(value: &Value) -> Option<Vec<&str>> {
+    let Value::Object(root) = value else {
+        return None;
+    };
+    let mut stack: Vec<(map::Iter<'_>, Option<&str>)> = Vec::new();
+    let mut current = (root.iter(), None);
+    loop {
+        match current.0.next() {
+            Some((key, Value::Null)) => {
+                let path = stack.iter().map(|frame| frame.1);
+                let path = path.chain([current.1, Some(key.as_str())]);
+                return Some(path.flatten().collect());
+            }
+            Some((key, Value::Object(child))) => {
+                stack.push(mem::replace(&mut current, (child.iter(), Some(key))));
+            }
+            Some(_) => {}
+            None => current = stack.pop()?,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deep_clone_equals_clone() {
+        for value in [
+            json!(null),
+            json!([]),
+            json!({}),
+            json!({ "a": [1, { "b": null, "c": [[], {}] }], "d": { "e": { "f": "g" } }, "h": 1.5 }),
+            json!([[[{ "x": [null] }]], true]),
+        ] {
+            assert_eq!(deep_clone(&value), value);
+        }
+    }
+
+    #[test]
+    fn find_null_member_skips_arrays() {
+        assert_eq!(find_null_member(&json!(null)), None);
+        assert_eq!(
+            find_null_member(&json!({ "a": [null, { "b": null }] })),
+            None
+        );
+        assert_eq!(
+            find_null_member(&json!({ "a": 1, "b": { "c": [null], "d": { "e": null } } })),
+            Some(vec!["b", "d", "e"])
+        );
+        assert_eq!(find_null_member(&json!({ "x": null })), Some(vec!["x"]));
+    }
+}
