@@ -216,7 +216,8 @@ fn shapes(c: &mut Criterion) {
 fn sweep(c: &mut Criterion) {
     let target = target();
     let mut g = c.benchmark_group("stream/sweep");
-    g.sample_size(20);
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(2));
     for kib in [1, 4, 16, 64, 256, 1024] {
         let patch = sweep_patch(kib * 1024);
         let bytes = patch.as_bytes();
@@ -268,7 +269,7 @@ criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+        .measurement_time(Duration::from_secs(4));
     targets = shapes, sweep
 }
 criterion_main!(benches);
