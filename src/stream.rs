@@ -41,6 +41,7 @@ use std::sync::OnceLock;
 
 use serde::de::value::{CowStrDeserializer, MapAccessDeserializer};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 use crate::error::Error;
@@ -202,6 +203,13 @@ impl<'de> Log<'de> {
     fn duplicate<E: de::Error>(&mut self, key: &str) -> E {
         self.duplicate_key = Some(key.to_owned());
         duplicate_error(key)
+    }
+
+    /// A duplicate noticed only when its value was stored, past the repeated name: `apply`
+    /// reads the patch again to name it and point at it.
+    fn duplicate_found_late<E: de::Error>(&mut self) -> E {
+        self.duplicate_unnamed = true;
+        E::custom("duplicate key in a merge patch object")
     }
 
     /// Reverses every change recorded, newest first.
@@ -578,6 +586,21 @@ impl<'de> Seen<'de> {
         1 << ((bytes.len().wrapping_mul(7) ^ first ^ last.wrapping_mul(5)) & 63)
     }
 
+    /// Whether `name` has been recorded.
+    #[inline]
+    fn contains(&self, names: &[Cow<'de, str>], name: &str) -> bool {
+        if self.summary == 0 {
+            return false;
+        }
+        match &self.set {
+            Some(set) => set.contains(name),
+            None => {
+                self.summary & Self::bit(name) != 0
+                    && names[self.start..].iter().any(|seen| seen == name)
+            }
+        }
+    }
+
     /// Records `name`; false if it was already there.
     fn insert(&mut self, names: &mut Vec<Cow<'de, str>>, name: Cow<'de, str>) -> bool {
         if let Some(set) = &mut self.set {
@@ -616,15 +639,24 @@ fn walk<'de, A: MapAccess<'de>>(
     let mut seen = Seen::new(log);
     let mut next = first;
     while let Some(key) = next {
-        if !seen.insert(&mut log.names, key.clone()) {
+        if fresh {
+            // A repeat of a member stored in `object` is caught when it is stored; only the
+            // names of `null` members, which are pruned, need remembering.
+            if seen.contains(&log.names, &key) {
+                return Err(log.duplicate(&key));
+            }
+        } else if !seen.insert(&mut log.names, key.clone()) {
             return Err(log.duplicate(&key));
         }
-        members.next_value_seed(Any(Member {
+        let pruned = members.next_value_seed(Any(Member {
             log: &mut *log,
             parent: &mut *object,
             key,
             fresh,
         }))?;
+        if let Some(name) = pruned {
+            seen.insert(&mut log.names, name);
+        }
         next = members.next_key_seed(Name)?;
     }
     seen.end(log);
@@ -678,15 +710,17 @@ struct Member<'l, 'p, 'de> {
     fresh: bool,
 }
 
+/// A member that was `null` in an object the patch creates comes back as its name, for the
+/// duplicate check: it is pruned, so the object does not remember it.
 impl<'de> Sink<'de> for Member<'_, '_, 'de> {
-    type Out = ();
+    type Out = Option<Cow<'de, str>>;
 
     fn log(&mut self) -> &mut Log<'de> {
         self.log
     }
 
     /// RFC 7396: a `null` member removes the key; any other non-object value replaces.
-    fn leaf<E: de::Error>(self, value: Value) -> Result<(), E> {
+    fn leaf<E: de::Error>(self, value: Value) -> Result<Self::Out, E> {
         let Member {
             log,
             parent,
@@ -694,8 +728,17 @@ impl<'de> Sink<'de> for Member<'_, '_, 'de> {
             fresh,
         } = self;
         if fresh {
-            if !value.is_null() {
-                parent.insert(key.into_owned(), value);
+            if value.is_null() {
+                if parent.contains_key(&*key) {
+                    return Err(log.duplicate_found_late());
+                }
+                return Ok(Some(key));
+            }
+            match parent.entry(key) {
+                Entry::Occupied(_) => return Err(log.duplicate_found_late()),
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
             }
         } else if value.is_null() {
             if let Some((key, index, value)) = remove(parent, &key) {
@@ -708,7 +751,7 @@ impl<'de> Sink<'de> for Member<'_, '_, 'de> {
             parent.insert(String::from(&*key), value);
             log.undo.push(Undo::Inserted(key));
         }
-        Ok(())
+        Ok(None)
     }
 
     /// RFC 7396: an object member merges into the target's object at that key; a missing key
@@ -717,7 +760,7 @@ impl<'de> Sink<'de> for Member<'_, '_, 'de> {
         self,
         first: Option<Cow<'de, str>>,
         members: A,
-    ) -> Result<(), A::Error> {
+    ) -> Result<Self::Out, A::Error> {
         let Member {
             log,
             parent,
@@ -725,8 +768,14 @@ impl<'de> Sink<'de> for Member<'_, '_, 'de> {
             fresh,
         } = self;
         if fresh {
-            let child = new_object(parent, key.into_owned());
-            return walk(log, child, true, first, members);
+            let child = match parent.entry(key) {
+                Entry::Occupied(_) => return Err(log.duplicate_found_late()),
+                Entry::Vacant(slot) => slot.insert(Value::Object(Map::new())),
+            };
+            return match child {
+                Value::Object(child) => walk(log, child, true, first, members).map(|()| None),
+                _ => unreachable!("just inserted as an object"),
+            };
         }
         match parent.get_mut(&*key) {
             Some(Value::Object(child)) => {
@@ -738,22 +787,22 @@ impl<'de> Sink<'de> for Member<'_, '_, 'de> {
                 } else {
                     log.undo.push(Undo::Exit(key));
                 }
-                Ok(())
             }
             Some(slot) => {
                 let old = mem::replace(slot, Value::Object(Map::new()));
                 log.undo.push(Undo::Replaced(key, old));
                 match slot {
-                    Value::Object(child) => walk(log, child, true, first, members),
+                    Value::Object(child) => walk(log, child, true, first, members)?,
                     _ => unreachable!("just replaced by an object"),
                 }
             }
             None => {
                 let child = new_object(parent, String::from(&*key));
                 log.undo.push(Undo::Inserted(key));
-                walk(log, child, true, first, members)
+                walk(log, child, true, first, members)?;
             }
         }
+        Ok(None)
     }
 }
 
@@ -798,8 +847,7 @@ impl<'de> Sink<'de> for Build<'_, 'de> {
         while let Some(key) = next {
             let value = members.next_value_seed(Any(Build { log: &mut *log }))?;
             if object.insert(key, value).is_some() {
-                log.duplicate_unnamed = true;
-                return Err(de::Error::custom("duplicate key in a merge patch object"));
+                return Err(log.duplicate_found_late());
             }
             next = members.next_key_seed(OwnedName)?;
         }

@@ -282,6 +282,12 @@ fn duplicate_keys_are_rejected_with_key_and_position() {
         ),
         // In an object the patch creates, where the first one was a null that is pruned.
         (r#"{"new":{"k":null,"k":1}}"#.into(), "k", 1, 20),
+        // In objects the patch creates, where the repeat is noticed as the value is stored.
+        (r#"{"new":{"k":1,"k":null}}"#.into(), "k", 1, 17),
+        (r#"{"new":{"k":1,"k":2}}"#.into(), "k", 1, 17),
+        (r#"{"new":{"o":{},"o":{}}}"#.into(), "o", 1, 18),
+        // Under a member that was not an object (`"a": 0` becomes `{}` first).
+        (r#"{"a":{"k":1,"k":2}}"#.into(), "k", 1, 15),
         // Inside arrays, where the patch value is built whole.
         (r#"{"keep":[{"k":1,"k":2}]}"#.into(), "k", 1, 19),
         (r#"[{"a":1,"a":1}]"#.into(), "a", 1, 11),
@@ -304,6 +310,14 @@ fn duplicate_keys_are_rejected_with_key_and_position() {
         assert_eq!(text(&got), text(&target), "{patch}");
         assert_eq!(reference(&target, patch.as_bytes()), None);
     }
+    // A target that is not an object becomes `{}`, which the patch then fills.
+    let mut scalar = json!([1]);
+    let err = merge_str(&mut scalar, r#"{"k":1,"k":2}"#).unwrap_err();
+    assert_eq!(
+        (err.duplicate_key(), err.line(), err.column()),
+        (Some("k"), 1, 10)
+    );
+    assert_eq!(scalar, json!([1]));
     // Equal names in different objects are fine.
     let mut got = target.clone();
     merge_str(
