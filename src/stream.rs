@@ -135,7 +135,9 @@ where
     R: serde_json::de::Read<'de>,
 {
     let mut log = Log {
-        undo: Vec::with_capacity(8),
+        // About one change per 32 bytes of patch (object-heavy patches have one per 20 to 40
+        // bytes), so that the log rarely has to grow and copy itself.
+        undo: Vec::with_capacity((patch.len() / 32).clamp(8, 512)),
         names: Vec::with_capacity(8),
         duplicate_key: None,
         duplicate_unnamed: false,
