@@ -135,9 +135,7 @@ where
     R: serde_json::de::Read<'de>,
 {
     let mut log = Log {
-        // About one change per 32 bytes of patch (object-heavy patches have one per 20 to 40
-        // bytes), so that the log rarely has to grow and copy itself.
-        undo: Vec::with_capacity((patch.len() / 32).clamp(8, 512)),
+        undo: UndoLog::new(),
         names: Vec::with_capacity(8),
         duplicate_key: None,
         duplicate_unnamed: false,
@@ -171,13 +169,69 @@ where
 /// State shared by the whole walk: the undo log, the member names seen in the patch objects
 /// being walked, and the name of a duplicate key once one is found.
 struct Log<'de> {
-    undo: Vec<Undo<'de>>,
+    undo: UndoLog<'de>,
     /// Names of the members read so far in each patch object on the current path, outermost
     /// first; each [`Seen`] knows where its object's names start.
     names: Vec<Cow<'de, str>>,
     duplicate_key: Option<String>,
     /// A duplicate was found by a map insert (inside an array), which does not tell the name.
     duplicate_unnamed: bool,
+}
+
+/// The undo log: a stack of [`Undo`] entries kept in chunks of under 1 KiB, so that it grows
+/// without copying itself and without the large allocations that make glibc's `malloc`
+/// consolidate its free lists (which, right after a large document was dropped, costs more
+/// than the whole log).
+struct UndoLog<'de> {
+    newest: Vec<Undo<'de>>,
+    older: Vec<Vec<Undo<'de>>>,
+}
+
+impl<'de> UndoLog<'de> {
+    const CHUNK: usize = {
+        let entries = 960 / mem::size_of::<Undo<'static>>();
+        if entries == 0 {
+            1
+        } else {
+            entries
+        }
+    };
+
+    fn new() -> Self {
+        UndoLog {
+            newest: Vec::with_capacity(Self::CHUNK),
+            older: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, entry: Undo<'de>) {
+        if self.newest.len() == Self::CHUNK {
+            let full = mem::replace(&mut self.newest, Vec::with_capacity(Self::CHUNK));
+            self.older.push(full);
+        }
+        self.newest.push(entry);
+    }
+
+    fn pop(&mut self) -> Option<Undo<'de>> {
+        if self.newest.is_empty() {
+            self.newest = self.older.pop()?;
+        }
+        self.newest.pop()
+    }
+
+    fn len(&self) -> usize {
+        self.older.len() * Self::CHUNK + self.newest.len()
+    }
+
+    /// All entries, oldest first.
+    fn into_vec(self) -> Vec<Undo<'de>> {
+        let mut all = Vec::with_capacity(self.len());
+        for chunk in self.older {
+            all.extend(chunk);
+        }
+        all.extend(self.newest);
+        all
+    }
 }
 
 /// One change to the target, with what is needed to reverse it. Names are borrowed from the
@@ -216,7 +270,7 @@ impl<'de> Log<'de> {
 
     /// Reverses every change recorded, newest first.
     fn roll_back(self, target: &mut Value) {
-        let mut undo = self.undo;
+        let mut undo = self.undo.into_vec();
         if let Some(Undo::Root(_)) = undo.first() {
             // Everything after it happened inside the `{}` that replaced the root.
             if let Undo::Root(old) = undo.swap_remove(0) {
