@@ -85,7 +85,13 @@ fn object_heavy_patch() -> String {
                 },
                 "owner": { "id": format!("user_{:04}", s + 100), "email": null,
                            "seat": { "tier": 2, "active": true } },
-                "limits": { "seats": { "max": 100, "used": s }, "storage": { "gb": 50 } }
+                "limits": { "seats": { "max": 100, "used": s }, "storage": { "gb": 50 } },
+                "tags": ["alpha", "gamma", format!("tag{s}")],
+                "audit": {
+                    "created": { "by": format!("user_{s:04}"), "at": 1_700_000_000 },
+                    "updated": { "by": "user_0002", "at": 1_700_003_600 + s }
+                },
+                "quota": { "api": { "per_minute": 60, "per_day": 10_000 } }
             }),
         );
     }

@@ -67,12 +67,15 @@ use crate::error::Error;
 /// # Cost
 ///
 /// One parse of `patch` plus, per patch member, one lookup in the target object it addresses
-/// (O(log n) with the default `BTreeMap`, O(1) expected with `preserve_order`, where a removal
-/// also shifts the later members of its object) and a duplicate check against the earlier
-/// members of the same patch object (a scan for up to 16 members, then a hash set). Memory:
-/// the values built for insertion, plus an undo log of one entry per change to pre-existing
-/// target members. Native stack grows with the nesting depth of the patch, which serde_json
-/// caps at 128.
+/// (two for a name new to the target: O(log n) each with the default `BTreeMap`, O(1)
+/// expected with `preserve_order`, where a removal also shifts the later members of its
+/// object) and a duplicate check against the earlier members of the same patch object (a
+/// scan for up to 16 members, then a hash set; in objects the patch creates, the insert
+/// itself). Memory: the values built for insertion, plus an undo log of one entry per change
+/// to pre-existing target members. Native stack grows with the nesting depth of the patch,
+/// which serde_json caps at 128. A rejected patch costs one more parse when the duplicate was
+/// noticed only as its value was stored (to name it and point at it), plus undoing what was
+/// applied.
 ///
 /// [`ErrorKind::DuplicateKey`]: crate::ErrorKind::DuplicateKey
 ///
