@@ -42,7 +42,9 @@ fn target() -> Value {
                     "ui": { "density": 2, "theme": "auto", "sidebar": true },
                     "mail": { "digest": "weekly", "mentions": true }
                 },
-                "owner": { "id": format!("user_{s:04}"), "email": format!("owner{s}@example.com") }
+                "owner": { "id": format!("user_{s:04}"), "email": format!("owner{s}@example.com") },
+                "notes": format!("Reviewed in quarter {}", s % 4 + 1),
+                "created_at": 1_690_000_000 + s
             }),
         );
     }
