@@ -5,7 +5,7 @@ use core::mem;
 
 use serde_json::{map, Map, Value};
 
-use crate::tree::{deep_clone, find_null_member};
+use crate::tree::{deep_clone, deep_eq, dismantle, find_null_member};
 use crate::unrepresentable::{Reason, Unrepresentable};
 
 /// The minimal merge patch `p` with `merge(source, p) == target` (RFC 7396): what a client
@@ -46,11 +46,12 @@ use crate::unrepresentable::{Reason, Unrepresentable};
 /// One walk over both documents: each object member of `target` costs one lookup in
 /// `source` and each object member of `source` one lookup in `target` (O(log n) with the
 /// default `BTreeMap`, O(1) expected with `preserve_order`); non-object values are compared
-/// once with `==` (which stops at the first difference); the patch holds clones of the
-/// target values it carries. Object nesting costs heap, not native stack (a test diffs
-/// documents nested 20,000 objects deep on a 64 KiB thread stack); values sent whole are
-/// copied without recursion too. Arrays and scalars are compared with serde_json's own `==`,
-/// which recurses once per level of nesting inside them, as serde_json's `Drop` does.
+/// once as `==` compares them (stopping at the first difference); the patch holds clones of
+/// the target values it carries. Nesting costs heap, not native stack: objects are walked,
+/// and values compared, copied and (on error) dropped without recursion (a test diffs
+/// documents nested 20,000 objects deep on a 64 KiB thread stack, and `tests/adversarial.rs`
+/// documents holding arrays nested 100,000 deep on a 2 MiB one). Dropping the inputs and the
+/// patch is the caller's, and serde_json's `Drop` recurses once per level.
 ///
 /// # Examples
 ///
@@ -134,7 +135,7 @@ pub fn diff(source: &Value, target: &Value) -> Result<Value, Unrepresentable> {
                     let child = Frame::new(from, to, Some(key));
                     stack.push(mem::replace(&mut frame, child));
                 }
-                (Some(from), to) if from == to => {}
+                (Some(from), to) if deep_eq(from, to) => {}
                 (_, to) => match whole(to) {
                     Ok(value) => {
                         frame.patch.insert(key.clone(), value);
@@ -143,7 +144,12 @@ pub fn diff(source: &Value, target: &Value) -> Result<Value, Unrepresentable> {
                         let names = stack.iter().chain([&frame]).filter_map(|f| f.key);
                         let names = names.map(String::as_str).chain([key.as_str()]);
                         let path = names.chain(inner);
-                        return Err(Unrepresentable::new(path, Reason::NullMember));
+                        let error = Unrepresentable::new(path, Reason::NullMember);
+                        // The patch built so far may hold deep copies: no recursive drop.
+                        for frame in stack.into_iter().chain([frame]) {
+                            dismantle(Value::Object(frame.patch));
+                        }
+                        return Err(error);
                     }
                 },
             },

@@ -118,3 +118,11 @@ pub use compose::compose;
 pub use diff::diff;
 #[cfg(feature = "serde_json")]
 pub use unrepresentable::{Reason, Unrepresentable};
+
+/// The README's Rust examples, run as doctests so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+#[cfg(feature = "http")]
+pub mod http;

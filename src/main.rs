@@ -21,6 +21,7 @@ use clap::{Parser, Subcommand};
 /// removes that key at any depth, anything else (arrays included) replaces the target's value.
 /// A patch that is not an object replaces the whole target. Key order and number literals are
 /// kept as written (big integers too), except that exponents are spelled `e+N`: 1E5 is 1e+5.
+/// Inputs are UTF-8 JSON texts; a leading byte order mark is skipped (RFC 8259 section 8.1).
 #[derive(Debug, Parser)]
 #[command(name = "metamerge", version)]
 struct Cli {
@@ -57,6 +58,16 @@ enum Command {
     /// that object, which no single merge patch can do. Same output options and exit codes as
     /// `merge`.
     Compose(cli::compose::ComposeArgs),
+
+    /// Serve the Clerk-compatible organization membership metadata API over HTTP.
+    ///
+    /// A subset of Clerk's Backend API (organizations, organization memberships, their
+    /// public/private metadata; metadata PATCHes merged with RFC 7396) on an embedded SQLite
+    /// database. Clients authenticate with `Authorization: Bearer $METAMERGE_SECRET_KEY`; if the
+    /// variable is unset a random sk_test_ key is generated and printed once. Stops gracefully
+    /// on SIGINT/SIGTERM. OpenAPI description at GET /v1/openapi.json, liveness at GET /healthz.
+    #[cfg(feature = "http")]
+    Serve(cli::serve::ServeArgs),
 }
 
 impl Command {
@@ -69,6 +80,8 @@ impl Command {
             Command::Merge(args) => cli::merge::run(args),
             Command::Diff(args) => cli::diff::run(args),
             Command::Compose(args) => cli::compose::run(args),
+            #[cfg(feature = "http")]
+            Command::Serve(args) => cli::serve::run(args),
         }
     }
 }

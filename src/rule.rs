@@ -50,13 +50,27 @@ pub trait Document: Sized {
     fn into_object(self) -> Result<Self::Object, Self>;
     /// Wraps an object as a document.
     fn from_object(object: Self::Object) -> Self;
+    /// Drops a value the merge replaced or removed. The default is `drop`; a tree whose `Drop`
+    /// recurses once per nesting level can take deep values apart iteratively here.
+    fn discard(self) {
+        drop(self);
+    }
+    /// A copy of a patch value for [`merge_ref`] to insert. The default is `clone`; a tree whose
+    /// `Clone` recurses once per nesting level can copy deep values iteratively here.
+    fn duplicate(&self) -> Self
+    where
+        Self: Clone,
+    {
+        self.clone()
+    }
 }
 
-/// A JSON object: a map from member names to documents.
+/// A JSON object: a map from unique member names to documents.
 ///
 /// Order-preserving implementations must keep the order rules the crate documents: `insert`
-/// of an existing key replaces its value in place, `insert` of a new key appends, `remove`
-/// keeps the relative order of the remaining members.
+/// of an existing key replaces its value in place, `insert` of a new key appends, `remove_all`
+/// keeps the relative order of the remaining members. Values they replace or remove should be
+/// dropped with [`Document::discard`].
 pub trait Object: Sized {
     /// The member name type (for example `String`).
     type Key;
@@ -75,8 +89,10 @@ pub trait Object: Sized {
     fn get_mut(&mut self, key: &Self::Key) -> Option<&mut Self::Doc>;
     /// Sets member `key`: replaces the value in place if the key exists, appends otherwise.
     fn insert(&mut self, key: Self::Key, value: Self::Doc);
-    /// Removes member `key` if present, keeping the order of the others.
-    fn remove(&mut self, key: &Self::Key);
+    /// Removes the members named in `keys` (those present), keeping the order of the others.
+    /// The rule calls it once per patch object, after its other members, so that an
+    /// order-preserving map can remove many members in one pass.
+    fn remove_all<K: Borrow<Self::Key>>(&mut self, keys: &[K]);
     /// Consumes the object, yielding its members.
     fn into_members(self) -> Self::IntoMembers;
     /// Iterates over the members by reference.
@@ -87,8 +103,9 @@ pub trait Object: Sized {
 /// into the target: nothing is cloned and no member name is allocated.
 ///
 /// Cost: one lookup in the addressed target object per patch member (two for members whose
-/// value is an object), plus dropping what the patch replaces or removes. Native stack use does
-/// not grow with nesting depth.
+/// value is an object), plus dropping what the patch replaces or removes and one pass over each
+/// target object the patch removes members from, if its `remove_all` needs one. Native stack use
+/// does not grow with nesting depth.
 pub fn merge_in_place<D: Document>(target: &mut D, patch: D) {
     run::<D, Owned<D>>(target, Owned(patch));
 }
@@ -131,8 +148,8 @@ trait Patch<D: Document>: Sized {
 fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P) {
     let members = match patch.into_node() {
         Node::Object(members) => members,
-        Node::Null => return *target = D::null(),
-        Node::Value(value) => return *target = value,
+        Node::Null => return mem::replace(target, D::null()).discard(),
+        Node::Value(value) => return mem::replace(target, value).discard(),
     };
     let root = object_or_empty(mem::replace(target, D::null()));
     let mut stack = Vec::new();
@@ -140,11 +157,15 @@ fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P) {
         slot: None,
         target: root,
         members,
+        removed: Vec::new(),
     };
     loop {
         match frame.members.next() {
             Some((key, value)) => match value.into_node() {
-                Node::Null => frame.target.remove(key.borrow()),
+                // Removals wait until the object's other members are applied: the names in one
+                // patch object are unique, so the result is the same, and a map that keeps
+                // order can then remove them all in one pass.
+                Node::Null => frame.removed.push(key),
                 Node::Value(value) => P::store(&mut frame.target, key, value),
                 Node::Object(members) => {
                     let child = match frame.target.get_mut(key.borrow()) {
@@ -157,12 +178,16 @@ fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P) {
                             slot: Some(key),
                             target: child,
                             members,
+                            removed: Vec::new(),
                         },
                     );
                     stack.push(parent);
                 }
             },
             None => {
+                if !frame.removed.is_empty() {
+                    frame.target.remove_all(&frame.removed);
+                }
                 let done = D::from_object(frame.target);
                 match (frame.slot, stack.pop()) {
                     (Some(key), Some(parent)) => {
@@ -177,13 +202,19 @@ fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P) {
 }
 
 struct Frame<D: Document, P: Patch<D>> {
+    /// The member name of this object in its parent (`None` for the root).
     slot: Option<P::Key>,
     target: D::Object,
     members: P::Members,
+    /// Names the patch sets to `null`, removed when the object is done.
+    removed: Vec<P::Key>,
 }
 
 fn object_or_empty<D: Document>(value: D) -> D::Object {
-    value.into_object().unwrap_or_else(|_| D::Object::new())
+    value.into_object().unwrap_or_else(|other| {
+        other.discard();
+        D::Object::new()
+    })
 }
 
 struct Owned<D>(D);
@@ -232,13 +263,13 @@ where
         }
         match self.0.as_object() {
             Some(object) => Node::Object(BorrowedMembers(object.members())),
-            None => Node::Value(self.0.clone()),
+            None => Node::Value(self.0.duplicate()),
         }
     }
 
     fn store(object: &mut D::Object, key: Self::Key, value: D) {
         match object.get_mut(key) {
-            Some(slot) => *slot = value,
+            Some(slot) => mem::replace(slot, value).discard(),
             None => object.insert(key.clone(), value),
         }
     }

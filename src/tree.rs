@@ -1,5 +1,5 @@
-//! Crate-private walks over `serde_json::Value` used by [`diff`](crate::diff) and
-//! [`compose`](crate::compose), written with explicit stacks so that their native stack use
+//! Crate-private walks over `serde_json::Value` used by the adapter's merge and by
+//! [`diff`](crate::diff) and [`compose`](crate::compose), written with explicit stacks so that their native stack use
 //! does not grow with nesting depth (serde_json's own `Clone` recurses once per level).
 
 use core::mem;
@@ -104,6 +104,76 @@ pub(crate) fn find_null_member(value: &Value) -> Option<Vec<&str>> {
     }
 }
 
+/// Whether `a == b`, as serde_json's `==` decides it (object member order is not significant;
+/// numbers are equal as serde_json compares them), without recursion: serde_json's `==`
+/// recurses once per level of nesting. Stops at the first difference found; the values still
+/// to compare wait on a heap stack, at most the number of array items and object members of
+/// `a`.
+pub(crate) fn deep_eq(a: &Value, b: &Value) -> bool {
+    let mut pending: Vec<(&Value, &Value)> = Vec::new();
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a, b) {
+            (Value::Array(left), Value::Array(right)) => {
+                if left.len() != right.len() {
+                    return false;
+                }
+                pending.extend(left.iter().zip(right));
+            }
+            (Value::Object(left), Value::Object(right)) => {
+                if left.len() != right.len() {
+                    return false;
+                }
+                for (key, value) in left {
+                    match right.get(key) {
+                        Some(other) => pending.push((value, other)),
+                        None => return false,
+                    }
+                }
+            }
+            // Scalars, or two different kinds (which `==` tells apart without recursing).
+            _ if a != b => return false,
+            _ => {}
+        }
+        match pending.pop() {
+            Some((left, right)) => (a, b) = (left, right),
+            None => return true,
+        }
+    }
+}
+
+/// Drops `value` without recursion (serde_json's own `Drop` recurses once per level of
+/// nesting): takes the children out of every container first. O(size of `value`); allocates
+/// only for containers that hold non-empty containers.
+pub(crate) fn dismantle(mut value: Value) {
+    fn nested(value: &Value) -> bool {
+        match value {
+            Value::Array(items) => !items.is_empty(),
+            Value::Object(members) => !members.is_empty(),
+            _ => false,
+        }
+    }
+    let mut stack = Vec::new();
+    loop {
+        match &mut value {
+            Value::Array(items) => stack.extend(items.drain(..).filter(nested)),
+            Value::Object(members) => {
+                stack.extend(
+                    mem::take(members)
+                        .into_iter()
+                        .map(|(_, value)| value)
+                        .filter(nested),
+                );
+            }
+            _ => {}
+        }
+        match stack.pop() {
+            Some(next) => value = next,
+            None => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +189,31 @@ mod tests {
             json!([[[{ "x": [null] }]], true]),
         ] {
             assert_eq!(deep_clone(&value), value);
+        }
+    }
+
+    #[test]
+    fn deep_eq_equals_eq() {
+        let values = [
+            json!(null),
+            json!(1),
+            json!(1.0),
+            json!("1"),
+            json!([]),
+            json!({}),
+            json!([1, [2, { "a": null }]]),
+            json!([1, [2, { "a": 0 }]]),
+            json!([1, [2, { "b": null }]]),
+            json!([1, [2, { "a": null }], 3]),
+            json!({ "a": [1, { "b": 2 }], "c": {} }),
+            json!({ "c": {}, "a": [1, { "b": 2 }] }),
+            json!({ "a": [1, { "b": 2 }], "c": [] }),
+            json!({ "a": [1, { "b": 2 }] }),
+        ];
+        for a in &values {
+            for b in &values {
+                assert_eq!(deep_eq(a, b), a == b, "{a} and {b}");
+            }
         }
     }
 

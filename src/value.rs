@@ -4,7 +4,12 @@
 
 use serde_json::{map, Map, Value};
 
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::mem;
+
 use crate::rule::{self, Document, Object};
+use crate::tree;
 
 impl Document for Value {
     type Object = Map<String, Value>;
@@ -27,6 +32,12 @@ impl Document for Value {
     fn from_object(object: Map<String, Value>) -> Self {
         Value::Object(object)
     }
+    fn discard(self) {
+        tree::dismantle(self);
+    }
+    fn duplicate(&self) -> Self {
+        tree::deep_clone(self)
+    }
 }
 
 impl Object for Map<String, Value> {
@@ -43,18 +54,29 @@ impl Object for Map<String, Value> {
     }
     fn insert(&mut self, key: String, value: Value) {
         // Under `preserve_order` this is `IndexMap::insert`: an existing key keeps its position.
-        Map::insert(self, key, value);
+        if let Some(replaced) = Map::insert(self, key, value) {
+            tree::dismantle(replaced);
+        }
     }
-    fn remove(&mut self, key: &String) {
+    fn remove_all<K: Borrow<String>>(&mut self, keys: &[K]) {
         // Not `Map::remove` under `preserve_order`: that is `swap_remove`, which moves the last
-        // member into the hole and breaks the relative order of the survivors.
+        // member into the hole and breaks the relative order of the survivors. `shift_remove`
+        // keeps it but moves every later member, so many removals take one `retain` pass.
         #[cfg(feature = "preserve_order")]
-        Map::shift_remove(self, key.as_str());
+        let one_by_one = keys.len() <= 8;
         #[cfg(not(feature = "preserve_order"))]
-        if remove_keeps_order() {
-            Map::remove(self, key.as_str());
-        } else {
-            self.retain(|name, _| name != key);
+        let one_by_one = remove_keeps_order();
+        if !one_by_one {
+            return remove_in_one_pass(self, keys);
+        }
+        for key in keys {
+            #[cfg(feature = "preserve_order")]
+            let removed = Map::shift_remove(self, key.borrow().as_str());
+            #[cfg(not(feature = "preserve_order"))]
+            let removed = Map::remove(self, key.borrow().as_str());
+            if let Some(removed) = removed {
+                tree::dismantle(removed);
+            }
         }
     }
     fn into_members(self) -> Self::IntoMembers {
@@ -65,10 +87,23 @@ impl Object for Map<String, Value> {
     }
 }
 
+/// Removes the members named in `keys` with one order-keeping pass over `object`: O(members +
+/// keys) expected.
+fn remove_in_one_pass<K: Borrow<String>>(object: &mut Map<String, Value>, keys: &[K]) {
+    let names: HashSet<&str> = keys.iter().map(|key| key.borrow().as_str()).collect();
+    object.retain(|name, value| {
+        let keep = !names.contains(name.as_str());
+        if !keep {
+            tree::dismantle(mem::take(value));
+        }
+        keep
+    });
+}
+
 /// Whether `Map::remove` keeps the order of the remaining members. It does unless another crate
 /// in the build turned on `serde_json/preserve_order` without turning on ours (Cargo unifies
 /// features), in which case it is `swap_remove`; removal then falls back to an order-keeping
-/// `retain`. Checked once per process.
+/// `retain` pass. Checked once per process.
 #[cfg(not(feature = "preserve_order"))]
 fn remove_keeps_order() -> bool {
     static KEEPS_ORDER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -92,9 +127,11 @@ fn remove_keeps_order() -> bool {
 /// it is the result.
 ///
 /// Cost: one map lookup per patch member (two for object members): O(|patch| · log |target|)
-/// with the default `BTreeMap`, O(|patch|) expected with `preserve_order`, where a removal also
-/// shifts the later members of its object (O(members of that object)). Nothing else is
-/// proportional to the size of the target. Nesting depth costs heap, not native stack.
+/// with the default `BTreeMap`, O(|patch|) expected with `preserve_order`, where removing
+/// members from an object also moves its later members (a few removals shift them, more take
+/// one pass: at most O(members of that object) per patch object). Nothing else is proportional
+/// to the size of the target. Nesting depth costs heap, not native stack, also for what the
+/// patch replaces or removes, which is taken apart without recursion.
 /// Never fails and never panics.
 ///
 /// # Examples

@@ -18,13 +18,13 @@
 //! Also: depth. Documents nested 20,000 objects deep are diffed and composed on a 64 KiB
 //! thread stack.
 
+mod common;
+
+use common::laws::*;
 use metamerge::{compose, diff, merge, Reason, Unrepresentable};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Map, Value};
-
-/// A member name no generated document or patch uses.
-const FRESH: &str = "fresh";
 
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![Just("a"), Just("b"), Just("c/"), Just("~1")].prop_map(str::to_owned)
@@ -71,90 +71,6 @@ where
     if let Err(error) = runner.run(&strategy, test) {
         panic!("{error}");
     }
-}
-
-/// The member names of an RFC 6901 pointer, unescaped.
-fn names(pointer: &str) -> Vec<String> {
-    if pointer.is_empty() {
-        return Vec::new();
-    }
-    assert!(pointer.starts_with('/'), "not a JSON Pointer: {pointer:?}");
-    pointer[1..]
-        .split('/')
-        .map(|name| name.replace("~1", "/").replace("~0", "~"))
-        .collect()
-}
-
-/// The value at `names`, reached through object members only.
-fn member<'v>(value: &'v Value, names: &[String]) -> Option<&'v Value> {
-    names
-        .iter()
-        .try_fold(value, |value, name| value.as_object()?.get(name))
-}
-
-/// Whether `b` holds a `null` object member (through object members) where `a` does not
-/// hold `null`: written independently of the crate, recursively.
-fn unmatched_null(a: Option<&Value>, b: &Value) -> bool {
-    let Some(b) = b.as_object() else {
-        return false;
-    };
-    b.iter().any(|(name, value)| {
-        let a = a.and_then(Value::as_object).and_then(|a| a.get(name));
-        match value {
-            Value::Null => a != Some(&Value::Null),
-            _ => unmatched_null(a, value),
-        }
-    })
-}
-
-/// Every patch obtained by dropping one object member of `patch`, at any depth (through
-/// object members: arrays are values, not patches).
-fn with_one_member_dropped(patch: &Value) -> Vec<Value> {
-    let Some(members) = patch.as_object() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (name, value) in members {
-        let mut dropped = members.clone();
-        dropped.remove(name);
-        out.push(Value::Object(dropped));
-        for inner in with_one_member_dropped(value) {
-            let mut replaced = members.clone();
-            replaced.insert(name.clone(), inner);
-            out.push(Value::Object(replaced));
-        }
-    }
-    out
-}
-
-/// What most libraries return for two patches: the second merged into the first as a patch
-/// that keeps its `null`s, with a second-patch object replacing a first-patch non-object.
-fn naive_compose(first: &Value, second: &Value) -> Value {
-    match (first, second) {
-        (Value::Object(first), Value::Object(second)) => {
-            let mut out = first.clone();
-            for (name, later) in second {
-                let value = match out.get(name) {
-                    Some(earlier) => naive_compose(earlier, later),
-                    None => later.clone(),
-                };
-                out.insert(name.clone(), value);
-            }
-            Value::Object(out)
-        }
-        (_, second) => second.clone(),
-    }
-}
-
-/// Objects down to `names`, holding there `{FRESH: 1}`.
-fn counterexample(names: &[String]) -> Value {
-    let mut value = json!({ FRESH: 1 });
-    for name in names.iter().rev() {
-        let mut object = Map::new();
-        object.insert(name.clone(), value);
-        value = Value::Object(object);
-    }
-    value
 }
 
 #[test]
@@ -227,7 +143,7 @@ fn compose_is_sequential_application_or_has_a_counterexample() {
                 let at = names(error.pointer());
                 prop_assert!(member(&second, &at).is_some_and(Value::is_object));
                 prop_assert!(!member(&first, &at).is_none_or(Value::is_object));
-                let x = counterexample(&at);
+                let x = counterexample(&at, FRESH);
                 let expected = sequential(&x);
                 for candidate in [naive_compose(&first, &second), arbitrary] {
                     let got = merge(x.clone(), candidate.clone());

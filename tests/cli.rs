@@ -791,7 +791,11 @@ fn error_bad_arguments_are_clap_errors() {
         "{}",
         no_patch.stderr
     );
-    insta::assert_snapshot!("error_no_arguments", no_args.stderr);
+    // The list of subcommands includes `serve` when the `http` feature is on.
+    insta::assert_snapshot!(
+        format!("error_no_arguments{}", with_serve_suffix()),
+        no_args.stderr
+    );
     insta::assert_snapshot!("error_unknown_flag", unknown_flag.stderr);
     insta::assert_snapshot!("error_missing_patch", no_patch.stderr);
     insta::assert_snapshot!("error_unknown_command", unknown_command.stderr);
@@ -808,8 +812,35 @@ fn help_explains_the_rule() {
         assert!(run.stdout.contains("RFC 7396"), "{}", run.stdout);
         assert!(run.stdout.contains("null"), "{}", run.stdout);
     }
-    insta::assert_snapshot!("help", top.stdout);
+    insta::assert_snapshot!(format!("help{}", with_serve_suffix()), top.stdout);
     insta::assert_snapshot!("help_merge", merge.stdout);
+}
+
+/// Snapshot-name suffix for outputs that list the subcommands: `serve` exists only with the
+/// `http` feature.
+fn with_serve_suffix() -> &'static str {
+    if cfg!(feature = "http") {
+        "_with_serve"
+    } else {
+        ""
+    }
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn serve_help_lists_its_options() {
+    let serve = run(&["serve", "--help"]);
+    assert_success(&serve);
+    for option in [
+        "--addr",
+        "--db",
+        "--max-metadata-bytes",
+        "--max-body-bytes",
+        "METAMERGE_SECRET_KEY",
+    ] {
+        assert!(serve.stdout.contains(option), "{option}: {}", serve.stdout);
+    }
+    insta::assert_snapshot!("help_serve", serve.stdout);
 }
 
 // ---- diff and compose -------------------------------------------------------------------------
@@ -977,4 +1008,343 @@ fn help_diff_and_compose() {
     }
     insta::assert_snapshot!("help_diff", diff.stdout);
     insta::assert_snapshot!("help_compose", compose.stdout);
+}
+
+// ---- adversarial inputs ----------------------------------------------------------------------
+//
+// Each gives a correct result or one located error line (`file:line:column: reason`), never a
+// crash, a hang or a silent change. Duplicate member names are not tested here: the CLI still
+// takes the last one (serde_json's behaviour), which is meant to change.
+
+/// A fresh temporary directory holding `files` (name, bytes): for inputs that are not UTF-8.
+fn dir_with_bytes(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for (name, content) in files {
+        fs::write(dir.path().join(name), content).expect("the test file is written");
+    }
+    dir
+}
+
+/// Runs the binary and returns its one error line, without the trailing newline.
+fn error_line(dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let run = run_in(dir, args, stdin);
+    assert_error_line(&run).trim_end().to_owned()
+}
+
+/// `{"k":{"k":...1...}}`, `depth` objects deep, as text.
+fn deep_objects(depth: usize) -> String {
+    format!("{}1{}", r#"{"k":"#.repeat(depth), "}".repeat(depth))
+}
+
+/// `[[...[]...]]`, `depth` arrays deep, as text.
+fn deep_arrays(depth: usize) -> String {
+    format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+#[test]
+fn nesting_100_000_deep_is_a_located_error_in_every_input() {
+    const DEPTH: usize = 100_000;
+    let (objects, arrays) = (deep_objects(DEPTH), deep_arrays(DEPTH));
+    let dir = dir_with(&[
+        ("objects.json", &objects),
+        ("arrays.json", &arrays),
+        ("doc.json", r#"{"a":1}"#),
+    ]);
+    let dir = dir.path();
+    // serde_json accepts 127 levels: the 128th `{` (after 127 `{"k":`, column 636) or `[`
+    // (column 128) is the error.
+    let objects_at = "1:636: JSON nested more than 127 levels deep (serde_json's recursion limit)";
+    let arrays_at = "1:128: JSON nested more than 127 levels deep (serde_json's recursion limit)";
+    for (file, at) in [("objects.json", objects_at), ("arrays.json", arrays_at)] {
+        let expected = format!("metamerge: {file}:{at}");
+        for args in [
+            ["merge", file, "doc.json"],
+            ["merge", "doc.json", file],
+            ["diff", file, "doc.json"],
+            ["diff", "doc.json", file],
+            ["compose", file, "doc.json"],
+            ["compose", "doc.json", file],
+        ] {
+            assert_eq!(error_line(dir, &args, None), expected, "{args:?}");
+        }
+    }
+    // On stdin too.
+    let expected = format!("metamerge: <stdin>:{arrays_at}");
+    assert_eq!(
+        error_line(dir, &["merge", "doc.json", "-"], Some(&arrays)),
+        expected
+    );
+}
+
+#[test]
+fn nesting_127_deep_is_accepted() {
+    let (objects, arrays) = (deep_objects(127), deep_arrays(127));
+    let dir = dir_with(&[
+        ("objects.json", &objects),
+        ("arrays.json", &arrays),
+        ("empty.json", "{}"),
+    ]);
+    let run = run_in(dir.path(), &["merge", "objects.json", "empty.json"], None);
+    assert_success(&run);
+    assert_eq!(run.stdout, format!("{objects}\n"));
+    // A 127-deep patch replaces a 127-deep target.
+    let run = run_in(dir.path(), &["merge", "objects.json", "arrays.json"], None);
+    assert_success(&run);
+    assert_eq!(run.stdout, format!("{arrays}\n"));
+    let run = run_in(dir.path(), &["diff", "empty.json", "objects.json"], None);
+    assert_success(&run);
+    assert_eq!(run.stdout, format!("{objects}\n"));
+}
+
+#[test]
+fn a_million_members_in_one_object() {
+    const N: usize = 1_000_000;
+    let members: Vec<String> = (0..N).map(|i| format!(r#""k{i}":{i}"#)).collect();
+    let base = format!("{{{}}}", members.join(","));
+    // Removes the first and the last member, replaces one in the middle, adds one at the end.
+    let patch = format!(
+        r#"{{"k0":null,"k{}":null,"k500000":"half","new":true}}"#,
+        N - 1
+    );
+    let dir = dir_with(&[("base.json", &base), ("patch.json", &patch)]);
+    let run = run_in(dir.path(), &["merge", "base.json", "patch.json"], None);
+    assert_success(&run);
+    let mut expected: Vec<String> = members[1..N - 1].to_vec();
+    expected[500_000 - 1] = r#""k500000":"half""#.to_owned();
+    expected.push(r#""new":true"#.to_owned());
+    // Byte-exact: every member, in order, with its value.
+    assert!(
+        run.stdout == format!("{{{}}}\n", expected.join(",")),
+        "the merged million members differ (first 200 bytes: {})",
+        &run.stdout[..200.min(run.stdout.len())]
+    );
+
+    // Diff of the two back gives exactly the patch's changes.
+    fs::write(dir.path().join("merged.json"), &run.stdout).unwrap();
+    let run = run_in(dir.path(), &["diff", "base.json", "merged.json"], None);
+    assert_success(&run);
+    assert_eq!(
+        parse(&run.stdout),
+        parse(&format!(
+            r#"{{"k500000":"half","new":true,"k0":null,"k{}":null}}"#,
+            N - 1
+        ))
+    );
+}
+
+#[test]
+fn ten_mebibyte_strings_pass_through_exactly() {
+    const SIZE: usize = 10 << 20;
+    // Two-byte characters, and escapes that must be decoded and re-encoded.
+    let wide = "é".repeat(SIZE / 2);
+    let escaped = "\\n\\\"\\u0000".repeat(SIZE / 12);
+    let base = format!(r#"{{"wide":"{wide}","keep":1}}"#);
+    let patch = format!(r#"{{"escaped":"{escaped}","keep":null}}"#);
+    let dir = dir_with(&[("base.json", &base), ("patch.json", &patch)]);
+    let run = run_in(dir.path(), &["merge", "base.json", "patch.json"], None);
+    assert_success(&run);
+    // serde_json writes `"` and `\n` with short escapes and U+0000 as `\u0000`, as written.
+    assert!(
+        run.stdout == format!("{{\"wide\":\"{wide}\",\"escaped\":\"{escaped}\"}}\n"),
+        "the 10 MiB strings changed ({} bytes out)",
+        run.stdout.len()
+    );
+    let merged = parse(&run.stdout);
+    assert_eq!(merged["wide"].as_str().unwrap().len(), SIZE);
+    assert_eq!(
+        merged["escaped"].as_str().unwrap().len(),
+        (SIZE / 12) * "\n\"\0".len()
+    );
+}
+
+#[test]
+fn numbers_beyond_f64_and_u64_keep_their_exact_value() {
+    let base = r#"{"big":1e400,"small":-1e400,"tiny":1e-400,"u64":18446744073709551615,"over":18446744073709551616,"neg":-18446744073709551617,"long":1.00000000000000000000000001,"f64":9007199254740993}"#;
+    let dir = dir_with(&[
+        ("base.json", base),
+        ("empty.json", "{}"),
+        (
+            "new.json",
+            r#"{"big":1e400,"small":-1e400,"tiny":1e-400,"u64":18446744073709551615,"over":18446744073709551617,"neg":-18446744073709551617,"long":1.00000000000000000000000002,"f64":9007199254740992}"#,
+        ),
+        ("first.json", r#"{"over":18446744073709551616,"x":1e400}"#),
+        ("second.json", r#"{"x":-1e400}"#),
+    ]);
+    let run = run_in(dir.path(), &["merge", "base.json", "empty.json"], None);
+    assert_success(&run);
+    // Only the exponent's spelling changes (`1e400` is written `1e+400`).
+    assert_eq!(
+        run.stdout,
+        "{\"big\":1e+400,\"small\":-1e+400,\"tiny\":1e-400,\"u64\":18446744073709551615,\
+         \"over\":18446744073709551616,\"neg\":-18446744073709551617,\
+         \"long\":1.00000000000000000000000001,\"f64\":9007199254740993}\n"
+    );
+    // Numbers that are equal as f64 or after rounding are still different for `diff`.
+    let run = run_in(dir.path(), &["diff", "base.json", "new.json"], None);
+    assert_success(&run);
+    assert_eq!(
+        run.stdout,
+        "{\"over\":18446744073709551617,\"long\":1.00000000000000000000000002,\
+         \"f64\":9007199254740992}\n"
+    );
+    let run = run_in(dir.path(), &["compose", "first.json", "second.json"], None);
+    assert_success(&run);
+    assert_eq!(
+        run.stdout,
+        "{\"over\":18446744073709551616,\"x\":-1e+400}\n"
+    );
+}
+
+#[test]
+fn invalid_utf8_is_a_located_error() {
+    let dir = dir_with_bytes(&[
+        ("doc.json", b"{}"),
+        ("value.json", b"{\"a\":\"ok \xff\xfe\"}"),
+        ("name.json", b"{\"\xc3\":1}"),
+        ("second_line.json", b"{\n  \"a\": \"\xed\xa0\x80\"\n}"),
+        ("bare.json", b"{\"a\":\xff}"),
+    ]);
+    let dir = dir.path();
+    let not_utf8 = "invalid JSON: not UTF-8 (RFC 8259 section 8.1 requires UTF-8)";
+    for (file, at) in [
+        ("value.json", "1:10"),
+        ("name.json", "1:3"),
+        // An encoded surrogate (ED A0 80) is not UTF-8 either.
+        ("second_line.json", "2:9"),
+    ] {
+        assert_eq!(
+            error_line(dir, &["merge", "doc.json", file], None),
+            format!("metamerge: {file}:{at}: {not_utf8}")
+        );
+    }
+    assert_eq!(
+        error_line(dir, &["diff", "bare.json", "doc.json"], None),
+        "metamerge: bare.json:1:6: invalid JSON: expected value"
+    );
+}
+
+#[test]
+fn unpaired_surrogate_escapes_are_a_located_error_and_pairs_decode() {
+    let dir = dir_with(&[
+        ("doc.json", "{}"),
+        ("high.json", r#"{"a":"\ud800"}"#),
+        ("low.json", r#"{"a":"\udc00x"}"#),
+        ("high_then_letter.json", r#"{"a":"\ud800\u0041"}"#),
+        ("name.json", r#"{"\uDBFF":1}"#),
+        ("pair.json", r#"{"a":"\ud83d\ude00","b":"\u0000\u00e9"}"#),
+    ]);
+    let dir = dir.path();
+    let unpaired = "invalid JSON: unpaired UTF-16 surrogate in a \\u escape \
+                    (a \\uD800-\\uDBFF escape must be followed by a \\uDC00-\\uDFFF one)";
+    for (file, at) in [
+        ("high.json", "1:13"),
+        ("low.json", "1:12"),
+        ("high_then_letter.json", "1:18"),
+        ("name.json", "1:9"),
+    ] {
+        assert_eq!(
+            error_line(dir, &["merge", "doc.json", file], None),
+            format!("metamerge: {file}:{at}: {unpaired}")
+        );
+    }
+    let run = run_in(dir, &["merge", "doc.json", "pair.json"], None);
+    assert_success(&run);
+    assert_eq!(
+        run.stdout,
+        "{\"a\":\"\u{1F600}\",\"b\":\"\\u0000\u{e9}\"}\n"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let dir = dir_with(&[
+        ("bom.json", "\u{feff}{\"a\":1,\"b\":2}"),
+        ("patch.json", "\u{feff}\n{\"b\":null}"),
+        ("bad.json", "\u{feff}{\"a\":}"),
+        ("bad_line2.json", "\u{feff}{\n\"a\":}"),
+        ("twice.json", "\u{feff}\u{feff}{}"),
+        ("only.json", "\u{feff}"),
+        ("inner.json", "{\"a\":\"\u{feff}\"}"),
+    ]);
+    let dir = dir.path();
+    let run = run_in(dir, &["merge", "bom.json", "patch.json"], None);
+    assert_success(&run);
+    assert_eq!(run.stdout, "{\"a\":1}\n", "no byte order mark is written");
+    let run = run_in(dir, &["merge", "bom.json", "-"], Some("\u{feff}{\"c\":3}"));
+    assert_success(&run);
+    assert_eq!(run.stdout, "{\"a\":1,\"b\":2,\"c\":3}\n");
+    // A U+FEFF inside a string is data and is kept.
+    let run = run_in(dir, &["merge", "bom.json", "inner.json"], None);
+    assert_success(&run);
+    assert_eq!(run.stdout, "{\"a\":\"\u{feff}\",\"b\":2}\n");
+    // Columns count the file's bytes, the mark's three included.
+    assert_eq!(
+        error_line(dir, &["merge", "bom.json", "bad.json"], None),
+        "metamerge: bad.json:1:9: invalid JSON: expected value"
+    );
+    assert_eq!(
+        error_line(dir, &["merge", "bom.json", "bad_line2.json"], None),
+        "metamerge: bad_line2.json:2:5: invalid JSON: expected value"
+    );
+    // Only one mark is skipped.
+    assert_eq!(
+        error_line(dir, &["merge", "bom.json", "twice.json"], None),
+        "metamerge: twice.json:1:4: invalid JSON: expected value"
+    );
+    assert_eq!(
+        error_line(dir, &["merge", "bom.json", "only.json"], None),
+        "metamerge: only.json:1:3: invalid JSON: the input is empty or only whitespace"
+    );
+}
+
+#[test]
+fn trailing_characters_are_a_located_error() {
+    let dir = dir_with(&[
+        ("doc.json", "{}"),
+        ("word.json", "{\"a\":1} x"),
+        ("two.json", "{\"a\":1}\n{\"b\":2}\n"),
+        ("numbers.json", "1 2"),
+        ("bracket.json", "[1]]"),
+        ("nul.json", "{}\u{0}"),
+    ]);
+    let dir = dir.path();
+    for (file, at) in [
+        ("word.json", "1:9"),
+        ("two.json", "2:1"),
+        ("numbers.json", "1:3"),
+        ("bracket.json", "1:4"),
+        ("nul.json", "1:3"),
+    ] {
+        assert_eq!(
+            error_line(dir, &["compose", "doc.json", file], None),
+            format!("metamerge: {file}:{at}: invalid JSON: trailing characters")
+        );
+    }
+}
+
+#[test]
+fn empty_and_whitespace_only_inputs_are_a_located_error() {
+    let dir = dir_with(&[
+        ("doc.json", "{}"),
+        ("empty.json", ""),
+        ("blank.json", " \t\r\n  \n "),
+    ]);
+    let dir = dir.path();
+    let reason = "invalid JSON: the input is empty or only whitespace";
+    assert_eq!(
+        error_line(dir, &["merge", "empty.json", "doc.json"], None),
+        format!("metamerge: empty.json:1:0: {reason}")
+    );
+    assert_eq!(
+        error_line(dir, &["diff", "doc.json", "blank.json"], None),
+        format!("metamerge: blank.json:3:1: {reason}")
+    );
+    assert_eq!(
+        error_line(dir, &["merge", "doc.json", "-"], Some("")),
+        format!("metamerge: <stdin>:1:0: {reason}")
+    );
+    assert_eq!(
+        error_line(dir, &["compose", "-", "doc.json"], Some("\n\n")),
+        format!("metamerge: <stdin>:3:0: {reason}")
+    );
 }

@@ -65,4 +65,9 @@ pub enum CliError {
         /// How many times `-` was given.
         count: usize,
     },
+
+    /// `metamerge serve` could not start or failed while serving (feature `http`).
+    #[cfg(feature = "http")]
+    #[error("serve: {0}")]
+    Serve(#[source] metamerge::http::ServeError),
 }

@@ -6,6 +6,8 @@
 //! - [`merge`]: `metamerge merge BASE PATCH...`, RFC 7396 merge of patches in order.
 //! - [`diff`]: `metamerge diff OLD NEW`, the minimal merge patch from OLD to NEW.
 //! - [`compose`]: `metamerge compose FIRST SECOND`, one merge patch for FIRST then SECOND.
+//! - `serve` (feature `http`): `metamerge serve`, the Clerk-compatible organization membership
+//!   metadata service.
 //!
 //! A new subcommand (`diff`, `compose`, `serve`, ...) is a module here with a clap `Args` struct
 //! and a `run` function, plus one variant in `main.rs`'s `Command` enum.
@@ -15,5 +17,7 @@ pub mod diff;
 pub mod error;
 pub mod io;
 pub mod merge;
+#[cfg(feature = "http")]
+pub mod serve;
 
 pub use error::CliError;

@@ -1,7 +1,10 @@
 //! Shared by the tests and the fuzz targets (`fuzz/` includes this file by path): a plain
 //! recursive reference model of RFC 7396 section 2, written independently of `src/rule.rs`,
-//! and checkers for the invariants of the rule.
+//! and checkers for the invariants of the rule; [`laws`] holds the helpers for the laws of `diff`
+//! and `compose`.
 #![allow(dead_code)]
+
+pub mod laws;
 
 use serde_json::{Map, Value};
 
