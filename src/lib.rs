@@ -90,8 +90,16 @@ extern crate alloc;
 pub mod rule;
 
 #[cfg(feature = "serde_json")]
+mod error;
+#[cfg(feature = "serde_json")]
+mod stream;
+#[cfg(feature = "serde_json")]
 mod value;
 
+#[cfg(feature = "serde_json")]
+pub use error::{Error, ErrorKind};
+#[cfg(feature = "serde_json")]
+pub use stream::{merge_slice, merge_str};
 #[cfg(feature = "serde_json")]
 pub use value::{merge, merge_in_place, merge_ref};
 

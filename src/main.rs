@@ -1,5 +1,6 @@
 //! `metamerge`, the command-line tool (feature `cli`): applies JSON Merge Patches
-//! ([RFC 7396](https://www.rfc-editor.org/rfc/rfc7396)) to JSON files with [`metamerge::merge`].
+//! ([RFC 7396](https://www.rfc-editor.org/rfc/rfc7396)) to JSON files with
+//! [`metamerge::merge_slice`].
 //!
 //! This file only declares the arguments (one [`Command`] variant per subcommand) and maps the
 //! outcome to an exit code; the subcommands and the I/O they share live in [`cli`].

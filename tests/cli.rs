@@ -598,6 +598,97 @@ fn error_invalid_json_on_stdin_and_other_parse_errors() {
     insta::assert_snapshot!("error_parse_variants", lines.concat());
 }
 
+/// Patch files are applied while parsed (`metamerge::merge_slice`), which rejects a member name
+/// repeated within one object (I-JSON, RFC 7493 section 2.3): parsing first would silently
+/// keep the last one. The error points at the repeated name; nothing is written.
+#[test]
+fn error_duplicate_key_in_patch_names_file_line_and_column() {
+    let nested = "{\n  \"billing\": {\n    \"plan\": 1,\n    \"plan\": null\n  }\n}\n";
+    let dir = dir_with(&[
+        ("target.json", r#"{"billing":{"plan":"free"},"seats":1}"#),
+        ("nested.json", nested),
+        ("top.json", r#"{"seats":2,"seats":3}"#),
+        ("in_array.json", r#"{"list":[{"k":1,"k":2}]}"#),
+        ("good.json", r#"{"seats":5}"#),
+        ("out.json", "previous\n"),
+    ]);
+    let cases = [
+        (
+            vec!["nested.json"],
+            "metamerge: nested.json:4:10: invalid merge patch: duplicate key \"plan\" in a merge \
+             patch object (RFC 7493 section 2.3)\n",
+        ),
+        (
+            vec!["top.json"],
+            "metamerge: top.json:1:18: invalid merge patch: duplicate key \"seats\" in a merge \
+             patch object (RFC 7493 section 2.3)\n",
+        ),
+        (
+            vec!["in_array.json"],
+            "metamerge: in_array.json:1:19: invalid merge patch: duplicate key \"k\" in a merge \
+             patch object (RFC 7493 section 2.3)\n",
+        ),
+        // A later patch fails after an earlier one was applied in memory.
+        (
+            vec!["good.json", "top.json"],
+            "metamerge: top.json:1:18: invalid merge patch: duplicate key \"seats\" in a merge \
+             patch object (RFC 7493 section 2.3)\n",
+        ),
+    ];
+    for (patches, expected) in cases {
+        let mut args = vec!["merge", "target.json"];
+        args.extend(&patches);
+        args.extend(["-o", "out.json"]);
+        let run = run_in(dir.path(), &args, None);
+        assert_eq!(assert_error_line(&run), expected, "{patches:?}");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("out.json")).unwrap(),
+            "previous\n",
+            "{patches:?}: output untouched"
+        );
+    }
+    // The same names in different objects are fine.
+    let dir = dir_with(&[
+        ("target.json", r#"{"a":{"a":1},"b":2}"#),
+        ("patch.json", r#"{"a":{"a":null,"b":{"a":3}},"b":{"a":4}}"#),
+    ]);
+    let run = run_in(dir.path(), &["merge", "target.json", "patch.json"], None);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    assert_eq!(run.stdout, "{\"a\":{\"b\":{\"a\":3}},\"b\":{\"a\":4}}\n");
+}
+
+/// A patch file's errors keep serde_json's positions and messages under streaming, and an
+/// error in a later patch leaves nothing written even though earlier patches were applied.
+#[test]
+fn error_in_later_patch_file_writes_nothing() {
+    let dir = dir_with(&[
+        ("target.json", r#"{"a":1}"#),
+        ("first.json", r#"{"a":2,"b":[1,2]}"#),
+        ("second.json", "{\"a\": 3,\n \"c\": [1, 2 3]}"),
+        ("out.json", "previous\n"),
+    ]);
+    let run = run_in(
+        dir.path(),
+        &[
+            "merge",
+            "target.json",
+            "first.json",
+            "second.json",
+            "-o",
+            "out.json",
+        ],
+        None,
+    );
+    assert_eq!(
+        assert_error_line(&run),
+        "metamerge: second.json:2:13: invalid JSON: expected `,` or `]`\n"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("out.json")).unwrap(),
+        "previous\n"
+    );
+}
+
 #[test]
 fn error_missing_file() {
     let dir = dir_with(&[("target.json", "{}")]);

@@ -19,7 +19,8 @@ pub enum CliError {
     },
 
     /// An input is not a JSON document: a syntax error, an unexpected end, trailing characters,
-    /// or nesting deeper than serde_json's recursion limit (127 levels of arrays and objects).
+    /// or nesting deeper than serde_json's recursion limit (127 levels of arrays and objects);
+    /// or a merge patch repeats a member name within one object (I-JSON, RFC 7493 section 2.3).
     #[error("{input}:{line}:{column}: {reason}")]
     Json {
         /// The input's name: its path as given, or `<stdin>`.

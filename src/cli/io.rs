@@ -3,6 +3,8 @@
 //! - Input: a [`Source`] is a file path, or stdin for `-`. [`read`] reads and parses the whole
 //!   document (into memory, then `serde_json::from_slice`), turning failures into a
 //!   [`CliError`] that names the input, and the line and column for invalid JSON.
+//!   [`apply_patch`] reads a merge patch and applies it to a target while parsing it
+//!   ([`metamerge::merge_slice`]), rejecting duplicate member names.
 //!   [`check_stdin_once`] rejects `-` given twice before anything is read.
 //! - Output: [`OutputArgs`] (`--pretty`, `-o/--output FILE`) writes a result as compact or
 //!   indented JSON plus a newline, to stdout or atomically to a file: the bytes go to a temporary
@@ -84,7 +86,26 @@ pub fn check_stdin_once<'a>(sources: impl IntoIterator<Item = &'a Source>) -> Re
 ///   empty or whitespace-only input. Documents nested deeper than serde_json's recursion limit
 ///   (127 levels of arrays and objects) are rejected the same way.
 pub fn read(source: &Source) -> Result<Value, CliError> {
-    let bytes = match source {
+    let bytes = read_bytes(source)?;
+    let (text, skipped) = skip_bom(&bytes);
+    serde_json::from_slice(text).map_err(|error| {
+        let message = error.to_string();
+        json_error(
+            source,
+            &message,
+            (error.line(), error.column()),
+            skipped,
+            is_blank(text),
+        )
+    })
+}
+
+/// Reads `source` (a file or stdin) to its end, without parsing it.
+///
+/// # Errors
+/// [`CliError::Read`] when the file or stdin cannot be read (the OS reason).
+pub fn read_bytes(source: &Source) -> Result<Vec<u8>, CliError> {
+    match source {
         Source::Stdin => {
             let mut bytes = Vec::new();
             io::stdin().lock().read_to_end(&mut bytes).map(|_| bytes)
@@ -94,39 +115,76 @@ pub fn read(source: &Source) -> Result<Value, CliError> {
     .map_err(|error| CliError::Read {
         input: source.name(),
         error,
-    })?;
-    // RFC 8259 section 8.1: JSON text must not begin with a byte order mark, but a parser may
-    // ignore one. Editors on Windows write it, and it carries no data, so it is skipped.
-    let (text, skipped) = match bytes.strip_prefix(UTF8_BOM) {
-        Some(rest) => (rest, UTF8_BOM.len()),
-        None => (&bytes[..], 0),
-    };
-    serde_json::from_slice(text).map_err(|error| {
-        let blank = text
-            .iter()
-            .all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
-        json_error(source, &error, skipped, blank)
+    })
+}
+
+/// Reads the merge patch in `source` and applies it to `target` while parsing it, with
+/// [`metamerge::merge_slice`]: the patch is never built as a document of its own, and on any
+/// error `target` is left as it was. Key order, numbers, a leading byte order mark and the
+/// error reasons are as in [`read`].
+///
+/// # Errors
+/// - [`CliError::Read`] when the file or stdin cannot be read (the OS reason).
+/// - [`CliError::Json`] when the bytes are not exactly one JSON document, as for [`read`], and
+///   when an object in the patch repeats a member name (I-JSON, RFC 7493 section 2.3: parsing
+///   would keep only the last one), with the line and column of the repeated name.
+pub fn apply_patch(target: &mut Value, source: &Source) -> Result<(), CliError> {
+    let bytes = read_bytes(source)?;
+    let (text, skipped) = skip_bom(&bytes);
+    metamerge::merge_slice(target, text).map_err(|error| {
+        let message = error.to_string();
+        json_error(
+            source,
+            &message,
+            (error.line(), error.column()),
+            skipped,
+            is_blank(text),
+        )
     })
 }
 
 /// The UTF-8 byte order mark (U+FEFF), skipped at the start of an input.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Turns serde_json's parse error into [`CliError::Json`]: the location moves to the front
-/// (`file:line:column`, as compilers print it) and out of the reason. `skipped` bytes (a byte
-/// order mark) were cut from the start of the input before parsing; columns on the first line
-/// are shifted back so that they count the file's bytes. `blank` says the input held nothing
-/// but JSON whitespace (or nothing at all): the reason then says so.
+/// RFC 8259 section 8.1: JSON text must not begin with a byte order mark, but a parser may
+/// ignore one. Editors on Windows write it, and it carries no data, so it is skipped. Returns
+/// the rest and the number of bytes skipped.
+fn skip_bom(bytes: &[u8]) -> (&[u8], usize) {
+    match bytes.strip_prefix(UTF8_BOM) {
+        Some(rest) => (rest, UTF8_BOM.len()),
+        None => (bytes, 0),
+    }
+}
+
+/// Whether `text` holds nothing but JSON whitespace (or nothing at all).
+fn is_blank(text: &[u8]) -> bool {
+    text.iter()
+        .all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// Turns a parse error (serde_json's, or [`metamerge::Error`], whose message has the same form)
+/// into [`CliError::Json`]: the location moves to the front (`file:line:column`, as compilers
+/// print it) and out of the reason. `skipped` bytes (a byte order mark) were cut from the start
+/// of the input before parsing; columns on the first line are shifted back so that they count
+/// the file's bytes. `blank` says the input held nothing but JSON whitespace (or nothing at
+/// all): the reason then says so.
 ///
 /// Three of serde_json's reasons are reworded because they name the wrong thing: its
 /// "invalid unicode code point" is bytes that are not UTF-8, and its "unexpected end of hex
 /// escape" and "lone leading surrogate in hex escape" are a `\u` escape of a UTF-16 surrogate
 /// (U+D800 to U+DFFF) that is not part of a high-low pair (its column is just past the escape).
-fn json_error(source: &Source, error: &serde_json::Error, skipped: usize, blank: bool) -> CliError {
-    let message = error.to_string();
+/// A repeated member name in a merge patch (`metamerge::merge_slice`) is an invalid merge
+/// patch.
+fn json_error(
+    source: &Source,
+    message: &str,
+    (line, column): (usize, usize),
+    skipped: usize,
+    blank: bool,
+) -> CliError {
     // serde_json's Display is "{reason} at line {line} column {column}" (no suffix at line 0).
-    let location = format!(" at line {} column {}", error.line(), error.column());
-    let message = message.strip_suffix(&location).unwrap_or(&message);
+    let location = format!(" at line {line} column {column}");
+    let message = message.strip_suffix(&location).unwrap_or(message);
     let reason = match message {
         _ if blank => "invalid JSON: the input is empty or only whitespace".to_owned(),
         "recursion limit exceeded" => {
@@ -140,15 +198,16 @@ fn json_error(source: &Source, error: &serde_json::Error, skipped: usize, blank:
              must be followed by a \\uDC00-\\uDFFF one)"
                 .to_owned()
         }
+        _ if message.starts_with("duplicate key ") => format!("invalid merge patch: {message}"),
         _ => format!("invalid JSON: {message}"),
     };
-    let column = match error.line() {
-        1 => error.column() + skipped,
-        _ => error.column(),
+    let column = match line {
+        1 => column + skipped,
+        _ => column,
     };
     CliError::Json {
         input: source.name(),
-        line: error.line(),
+        line,
         column,
         reason,
     }

@@ -1,5 +1,6 @@
 //! `metamerge merge BASE PATCH [PATCH...]`: merges each merge patch into the target in order
-//! with [`metamerge::merge`] (RFC 7396 section 2) and writes the result.
+//! with [`metamerge::merge_slice`] (RFC 7396 section 2, applied while the patch file is parsed)
+//! and writes the result.
 
 use clap::Args;
 
@@ -25,23 +26,23 @@ pub struct MergeArgs {
     pub output: OutputArgs,
 }
 
-/// Reads and parses BASE and every PATCH (all of them, before writing anything), folds the
-/// patches into BASE in order with [`metamerge::merge`], and writes the result.
+/// Reads and parses BASE, then reads each PATCH in turn and applies it while parsing it with
+/// [`metamerge::merge_slice`], and writes the result once every patch has been applied. Nothing
+/// is written when any input fails.
 ///
-/// Cost: reading and parsing the inputs, then one map lookup per patch member (the merge does
-/// no work proportional to the size of the target), then serializing the result.
+/// Cost: reading and parsing the inputs; each patch member costs one map lookup in the target
+/// and is never built as a document of its own; then serializing the result. Memory: the
+/// target plus one patch file's bytes at a time.
 ///
 /// # Errors
-/// [`CliError`] for `-` given twice, an unreadable input, invalid JSON (with line and column)
-/// or an unwritable output; an existing output file is then left as it was.
+/// [`CliError`] for `-` given twice, an unreadable input, invalid JSON (with line and column),
+/// a patch object that repeats a member name (with the line and column of the repeat), or an
+/// unwritable output; an existing output file is then left as it was.
 pub fn run(args: MergeArgs) -> Result<(), CliError> {
     io::check_stdin_once(std::iter::once(&args.base).chain(&args.patches))?;
-    let target = io::read(&args.base)?;
-    let patches = args
-        .patches
-        .iter()
-        .map(io::read)
-        .collect::<Result<Vec<_>, _>>()?;
-    let result = patches.into_iter().fold(target, metamerge::merge);
-    args.output.write(&result)
+    let mut target = io::read(&args.base)?;
+    for patch in &args.patches {
+        io::apply_patch(&mut target, patch)?;
+    }
+    args.output.write(&target)
 }
