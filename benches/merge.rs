@@ -1,1 +1,335 @@
-fn main() {}
+//! Criterion benchmarks of issue 2: metamerge against the `json-patch` crate's RFC 7396 `merge`,
+//! in the same run.
+//!
+//! Every line gets its own fresh target and patch from `iter_batched` (the setup, cloning them,
+//! is not timed) and pays for dropping the patch inside the timed routine: the caller owns the
+//! patch and is done with it. The merged target is returned, so dropping it is not timed.
+//! Inputs are prepared in small batches (16 small documents, 4 of 100 KiB, one of 10 MiB), so
+//! that they are still in the CPU caches when merged, as a document parsed just before its merge
+//! would be; criterion's `SmallInput` would prepare thousands and merge them cold.
+//!
+//! - `metamerge`: `metamerge::merge(target, patch)`, both by value (patch subtrees are moved).
+//! - `metamerge_ref`: `metamerge::merge_ref(&mut target, &patch)`, then the patch is dropped.
+//! - `json-patch`: `json_patch::merge(&mut target, &patch)`, then the patch is dropped.
+//!
+//! Groups:
+//! - `a_clerk_metadata`: organization membership metadata of about 1, 4 and 8 KiB (nested
+//!   objects, arrays, strings, numbers) and a small patch of 21 members with nested updates and
+//!   removals.
+//! - `b_array_subtree`: a patch carrying a 100 KiB array of objects into a 4 KiB target.
+//! - `c_target_size`: a 5-key patch (one nested object) into targets of 1 KiB, 100 KiB and
+//!   10 MiB whose top-level object grows with the size, so that the lookups see a large map.
+//!
+//! Data is generated deterministically (a fixed-seed LCG), no files are read.
+//!
+//! Run: `cargo bench --bench merge` (HTML report in `target/criterion/report/index.html`).
+//! Summarize: `python3 benches/table.py` prints the Markdown table of the README.
+
+use std::time::Duration;
+
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
+};
+use criterion::{measurement::WallTime, BenchmarkId};
+use serde_json::{json, Map, Value};
+
+/// Deterministic pseudo-random numbers (Knuth's MMIX LCG), so every run merges the same data.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, words: &[&'a str]) -> &'a str {
+        words[self.below(words.len() as u64) as usize]
+    }
+    fn id(&mut self, prefix: &str) -> String {
+        format!("{prefix}_{:012x}", self.next() ^ (self.next() << 20))
+    }
+    fn timestamp(&mut self) -> String {
+        format!(
+            "2026-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            1 + self.below(12),
+            1 + self.below(28),
+            self.below(24),
+            self.below(60),
+            self.below(60)
+        )
+    }
+}
+
+const WORDS: &[&str] = &[
+    "alpha",
+    "billing",
+    "customer",
+    "design",
+    "engineering",
+    "finance",
+    "growth",
+    "hiring",
+    "infra",
+    "legal",
+    "marketing",
+    "platform",
+    "research",
+    "sales",
+    "security",
+    "support",
+];
+const ROLES: &[&str] = &["org:admin", "org:member", "org:billing", "org:viewer"];
+
+fn size_of(value: &Value) -> usize {
+    serde_json::to_vec(value).expect("serializable").len()
+}
+
+fn team(rng: &mut Lcg) -> Value {
+    json!({
+        "id": rng.id("team"),
+        "name": format!("{} {}", rng.pick(WORDS), rng.pick(WORDS)),
+        "role": rng.pick(ROLES),
+        "joined_at": rng.timestamp(),
+        "seats": rng.below(200),
+        "tags": [rng.pick(WORDS), rng.pick(WORDS)],
+    })
+}
+
+/// Organization membership metadata of at least `bytes` bytes serialized: a fixed core that
+/// every patch below addresses, then teams, feature flags and custom fields until it is large
+/// enough.
+fn membership(rng: &mut Lcg, bytes: usize) -> Value {
+    let mut flags = Map::new();
+    for i in 0..8 {
+        flags.insert(format!("flag_{i}"), Value::Bool(rng.below(2) == 0));
+    }
+    let mut doc = json!({
+        "role": "org:admin",
+        "plan": "pro",
+        "seats": 25,
+        "legacy_id": rng.id("usr"),
+        "onboarding": { "completed": false, "step": 3, "checklist": { "profile": true, "invite": false } },
+        "preferences": {
+            "theme": "light",
+            "locale": "en-US",
+            "timezone": "Europe/Berlin",
+            "notifications": { "email": true, "sms": false, "digest": "weekly" }
+        },
+        "billing": {
+            "customer_id": rng.id("cus"),
+            "card_last4": "1234",
+            "coupon": "SPRING",
+            "address": { "line1": "1 Main Street", "city": "Hamburg", "country": "DE" }
+        },
+        "feature_flags": flags,
+        "teams": [],
+        "custom_fields": {},
+    });
+    let mut i = 0;
+    while size_of(&doc) < bytes {
+        match i % 4 {
+            0 => doc["teams"].as_array_mut().unwrap().push(team(rng)),
+            1 => {
+                let flag = format!("flag_{}", 8 + i);
+                doc["feature_flags"][flag] = Value::Bool(rng.below(2) == 0);
+            }
+            _ => {
+                let field = format!("field_{i}");
+                doc["custom_fields"][field] = json!(format!("{}-{}", rng.pick(WORDS), rng.next()));
+            }
+        }
+        i += 1;
+    }
+    doc
+}
+
+/// The patch of group (a): 21 members, 8 at the top, with nested updates, removals (`null`)
+/// at several levels and new keys.
+fn clerk_patch() -> Value {
+    json!({
+        "plan": "enterprise",
+        "seats": 40,
+        "legacy_id": null,
+        "last_active_at": "2026-11-29T18:00:00Z",
+        "preferences": { "theme": "dark", "notifications": { "sms": true, "digest": null } },
+        "billing": { "card_last4": "4242", "coupon": null, "address": { "city": "Berlin" } },
+        "feature_flags": { "flag_3": false, "flag_7": null, "beta_editor": true },
+        "onboarding": { "completed": true, "step": null },
+    })
+}
+
+/// A 100 KiB array of objects (audit log entries).
+fn audit_log(rng: &mut Lcg, bytes: usize) -> Value {
+    let mut entries = Vec::new();
+    let mut size = 2;
+    while size < bytes {
+        let entry = json!({
+            "id": rng.id("evt"),
+            "at": rng.timestamp(),
+            "actor": rng.id("user"),
+            "action": format!("{}.{}", rng.pick(WORDS), rng.pick(&["created", "updated", "deleted"])),
+            "seats": rng.below(500),
+            "ok": rng.below(10) != 0,
+        });
+        size += size_of(&entry) + 1;
+        entries.push(entry);
+    }
+    Value::Array(entries)
+}
+
+/// A target of at least `bytes` bytes for group (c): the membership core plus top-level
+/// members `ext_<n>` of about 100 bytes each, so a larger target means a larger object to
+/// look the patch's keys up in.
+fn large_target(rng: &mut Lcg, bytes: usize) -> Value {
+    let mut doc = membership(rng, 0);
+    let mut size = size_of(&doc);
+    let object = doc.as_object_mut().unwrap();
+    let mut i = 0;
+    while size < bytes {
+        let member = json!({ "id": rng.id("ext"), "team": rng.pick(WORDS), "seats": rng.below(100), "active": true });
+        let key = format!("ext_{i:07}");
+        size += key.len() + size_of(&member) + 4;
+        object.insert(key, member);
+        i += 1;
+    }
+    doc
+}
+
+/// The 5-key patch of group (c): one nested object, one removal, one new key.
+fn five_key_patch() -> Value {
+    json!({
+        "plan": "enterprise",
+        "seats": 40,
+        "legacy_id": null,
+        "last_active_at": "2026-11-29T18:00:00Z",
+        "preferences": { "theme": "dark" },
+    })
+}
+
+fn kib(bytes: usize) -> String {
+    if bytes >= 1 << 20 {
+        format!("{}MiB", bytes >> 20)
+    } else {
+        format!("{}KiB", bytes >> 10)
+    }
+}
+
+/// Benchmarks the three lines on fresh clones of `target` and `patch`.
+fn lines(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    size: &str,
+    target: &Value,
+    patch: &Value,
+    batch: BatchSize,
+) {
+    group.bench_function(BenchmarkId::new("metamerge", size), |b| {
+        b.iter_batched(
+            || (target.clone(), patch.clone()),
+            |(target, patch)| metamerge::merge(target, patch),
+            batch,
+        )
+    });
+    group.bench_function(BenchmarkId::new("metamerge_ref", size), |b| {
+        b.iter_batched(
+            || (target.clone(), patch.clone()),
+            |(mut target, patch)| {
+                metamerge::merge_ref(&mut target, &patch);
+                drop(patch);
+                target
+            },
+            batch,
+        )
+    });
+    group.bench_function(BenchmarkId::new("json-patch", size), |b| {
+        b.iter_batched(
+            || (target.clone(), patch.clone()),
+            |(mut target, patch)| {
+                json_patch::merge(&mut target, &patch);
+                drop(patch);
+                target
+            },
+            batch,
+        )
+    });
+}
+
+/// Checks that all three lines compute the same result before timing them.
+fn agree(target: &Value, patch: &Value) {
+    let by_value = metamerge::merge(target.clone(), patch.clone());
+    let mut by_ref = target.clone();
+    metamerge::merge_ref(&mut by_ref, patch);
+    let mut peer = target.clone();
+    json_patch::merge(&mut peer, patch);
+    assert_eq!(by_value, by_ref, "merge and merge_ref disagree");
+    assert_eq!(by_value, peer, "metamerge and json-patch disagree");
+}
+
+fn a_clerk_metadata(c: &mut Criterion) {
+    let mut group = c.benchmark_group("a_clerk_metadata");
+    let patch = clerk_patch();
+    for bytes in [1 << 10, 4 << 10, 8 << 10] {
+        let target = membership(&mut Lcg(bytes as u64), bytes);
+        agree(&target, &patch);
+        lines(
+            &mut group,
+            &kib(bytes),
+            &target,
+            &patch,
+            BatchSize::NumIterations(16),
+        );
+    }
+    group.finish();
+}
+
+fn b_array_subtree(c: &mut Criterion) {
+    let mut group = c.benchmark_group("b_array_subtree");
+    let mut rng = Lcg(100);
+    let target = membership(&mut rng, 4 << 10);
+    let patch = json!({ "audit_log": audit_log(&mut rng, 100 << 10), "last_active_at": "2026-11-29T18:00:00Z" });
+    agree(&target, &patch);
+    group.throughput(Throughput::Bytes(size_of(&patch) as u64));
+    lines(
+        &mut group,
+        "100KiB",
+        &target,
+        &patch,
+        BatchSize::NumIterations(4),
+    );
+    group.finish();
+}
+
+fn c_target_size(c: &mut Criterion) {
+    let mut group = c.benchmark_group("c_target_size");
+    let patch = five_key_patch();
+    for (bytes, batch) in [
+        (1 << 10, BatchSize::NumIterations(16)),
+        (100 << 10, BatchSize::NumIterations(4)),
+        // Each setup clones 10 MiB of `Value`s: one input at a time, few samples, more time.
+        (10 << 20, BatchSize::PerIteration),
+    ] {
+        let target = large_target(&mut Lcg(bytes as u64), bytes);
+        agree(&target, &patch);
+        if bytes >= 10 << 20 {
+            group
+                .sample_size(10)
+                .measurement_time(Duration::from_secs(6));
+        }
+        lines(&mut group, &kib(bytes), &target, &patch, batch);
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+    targets = a_clerk_metadata, b_array_subtree, c_target_size
+}
+criterion_main!(benches);
