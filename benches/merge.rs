@@ -17,21 +17,60 @@
 //!   objects, arrays, strings, numbers) and a small patch of 21 members with nested updates and
 //!   removals.
 //! - `b_array_subtree`: a patch carrying a 100 KiB array of objects into a 4 KiB target.
-//! - `c_target_size`: a 5-key patch (one nested object) into targets of 1 KiB, 100 KiB and
-//!   10 MiB whose top-level object grows with the size, so that the lookups see a large map.
+//! - `c_target_size`: a 5-key patch (one nested object) into membership metadata of 1 KiB,
+//!   100 KiB and 10 MiB, whose size is in arrays and objects below the top level (the nested
+//!   patch member addresses one of them, which grows with the target).
+//! - `c_wide_target`: the same patch into targets of 1 KiB and 10 MiB whose size is in the
+//!   top-level object itself (80,000 members at 10 MiB), so that every lookup sees a large map.
 //!
 //! Data is generated deterministically (a fixed-seed LCG), no files are read.
+//!
+//! The clock is the CPU time of the benchmarking thread (`CLOCK_THREAD_CPUTIME_ID`, through the
+//! `cpu-time` crate), not wall time: on a shared machine, time the thread spends descheduled
+//! while other processes run is not charged to whichever line happened to be running. Both
+//! sides are measured with the same clock; on an idle machine the two clocks agree.
 //!
 //! Run: `cargo bench --bench merge` (HTML report in `target/criterion/report/index.html`).
 //! Summarize: `python3 benches/table.py` prints the Markdown table of the README.
 
 use std::time::Duration;
 
+use cpu_time::ThreadTime;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{
-    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
-use criterion::{measurement::WallTime, BenchmarkId};
 use serde_json::{json, Map, Value};
+
+/// Criterion measurement: CPU time consumed by the benchmarking thread, in nanoseconds,
+/// displayed like wall time.
+struct ThreadCpuTime {
+    wall: WallTime,
+}
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = ThreadTime;
+    type Value = Duration;
+
+    fn start(&self) -> ThreadTime {
+        ThreadTime::now()
+    }
+    fn end(&self, start: ThreadTime) -> Duration {
+        start.elapsed()
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
 
 /// Deterministic pseudo-random numbers (Knuth's MMIX LCG), so every run merges the same data.
 struct Lcg(u64);
@@ -100,9 +139,9 @@ fn team(rng: &mut Lcg) -> Value {
     })
 }
 
-/// Organization membership metadata of at least `bytes` bytes serialized: a fixed core that
-/// every patch below addresses, then teams, feature flags and custom fields until it is large
-/// enough.
+/// Organization membership metadata of at least `bytes` bytes serialized: a fixed core of ten
+/// members that every patch below addresses, then teams (an array of objects), feature flags and
+/// custom fields (two objects) until it is large enough. The top-level object stays small.
 fn membership(rng: &mut Lcg, bytes: usize) -> Value {
     let mut flags = Map::new();
     for i in 0..8 {
@@ -130,17 +169,26 @@ fn membership(rng: &mut Lcg, bytes: usize) -> Value {
         "teams": [],
         "custom_fields": {},
     });
+    let mut size = size_of(&doc);
     let mut i = 0;
-    while size_of(&doc) < bytes {
+    while size < bytes {
+        // Serialized size of what is added: the value, plus `"name":` and a comma.
         match i % 4 {
-            0 => doc["teams"].as_array_mut().unwrap().push(team(rng)),
+            0 => {
+                let team = team(rng);
+                size += size_of(&team) + 1;
+                doc["teams"].as_array_mut().unwrap().push(team);
+            }
             1 => {
                 let flag = format!("flag_{}", 8 + i);
+                size += flag.len() + 4 + 5;
                 doc["feature_flags"][flag] = Value::Bool(rng.below(2) == 0);
             }
             _ => {
                 let field = format!("field_{i}");
-                doc["custom_fields"][field] = json!(format!("{}-{}", rng.pick(WORDS), rng.next()));
+                let value = json!(format!("{}-{}", rng.pick(WORDS), rng.next()));
+                size += field.len() + 4 + size_of(&value);
+                doc["custom_fields"][field] = value;
             }
         }
         i += 1;
@@ -182,9 +230,9 @@ fn audit_log(rng: &mut Lcg, bytes: usize) -> Value {
     Value::Array(entries)
 }
 
-/// A target of at least `bytes` bytes for group (c): the membership core plus top-level
-/// members `ext_<n>` of about 100 bytes each, so a larger target means a larger object to
-/// look the patch's keys up in.
+/// A target of at least `bytes` bytes for group (c'): the membership core plus top-level
+/// members `ext_<n>` of about 100 bytes each, so that every key of the patch is looked up in an
+/// object that grows with the target (80,000 members at 10 MiB).
 fn large_target(rng: &mut Lcg, bytes: usize) -> Value {
     let mut doc = membership(rng, 0);
     let mut size = size_of(&doc);
@@ -200,14 +248,15 @@ fn large_target(rng: &mut Lcg, bytes: usize) -> Value {
     doc
 }
 
-/// The 5-key patch of group (c): one nested object, one removal, one new key.
+/// The 5-key patch of group (c): one nested object (into the feature flags, which grow with
+/// the target), one removal, one new key.
 fn five_key_patch() -> Value {
     json!({
         "plan": "enterprise",
         "seats": 40,
         "legacy_id": null,
         "last_active_at": "2026-11-29T18:00:00Z",
-        "preferences": { "theme": "dark" },
+        "feature_flags": { "flag_3": false },
     })
 }
 
@@ -221,7 +270,7 @@ fn kib(bytes: usize) -> String {
 
 /// Benchmarks the three lines on fresh clones of `target` and `patch`.
 fn lines(
-    group: &mut BenchmarkGroup<'_, WallTime>,
+    group: &mut BenchmarkGroup<'_, ThreadCpuTime>,
     size: &str,
     target: &Value,
     patch: &Value,
@@ -269,7 +318,7 @@ fn agree(target: &Value, patch: &Value) {
     assert_eq!(by_value, peer, "metamerge and json-patch disagree");
 }
 
-fn a_clerk_metadata(c: &mut Criterion) {
+fn a_clerk_metadata(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("a_clerk_metadata");
     let patch = clerk_patch();
     for bytes in [1 << 10, 4 << 10, 8 << 10] {
@@ -286,7 +335,7 @@ fn a_clerk_metadata(c: &mut Criterion) {
     group.finish();
 }
 
-fn b_array_subtree(c: &mut Criterion) {
+fn b_array_subtree(c: &mut Criterion<ThreadCpuTime>) {
     let mut group = c.benchmark_group("b_array_subtree");
     let mut rng = Lcg(100);
     let target = membership(&mut rng, 4 << 10);
@@ -303,21 +352,41 @@ fn b_array_subtree(c: &mut Criterion) {
     group.finish();
 }
 
-fn c_target_size(c: &mut Criterion) {
-    let mut group = c.benchmark_group("c_target_size");
+fn c_target_size(c: &mut Criterion<ThreadCpuTime>) {
+    target_sizes(
+        c,
+        "c_target_size",
+        &[1 << 10, 100 << 10, 10 << 20],
+        membership,
+    );
+}
+
+/// Group (c'): as (c), but the target's size is in its top-level object.
+fn c_wide_target(c: &mut Criterion<ThreadCpuTime>) {
+    target_sizes(c, "c_wide_target", &[1 << 10, 10 << 20], large_target);
+}
+
+fn target_sizes(
+    c: &mut Criterion<ThreadCpuTime>,
+    name: &str,
+    sizes: &[usize],
+    make: fn(&mut Lcg, usize) -> Value,
+) {
+    let mut group = c.benchmark_group(name);
     let patch = five_key_patch();
-    for (bytes, batch) in [
-        (1 << 10, BatchSize::NumIterations(16)),
-        (100 << 10, BatchSize::NumIterations(4)),
-        // Each setup clones 10 MiB of `Value`s: one input at a time, few samples, more time.
-        (10 << 20, BatchSize::PerIteration),
-    ] {
-        let target = large_target(&mut Lcg(bytes as u64), bytes);
+    for &bytes in sizes {
+        let batch = match bytes {
+            0..=8192 => BatchSize::NumIterations(16),
+            8193..=1_000_000 => BatchSize::NumIterations(4),
+            // Each setup clones 10 MiB of `Value`s: one input at a time, few samples.
+            _ => BatchSize::PerIteration,
+        };
+        let target = make(&mut Lcg(bytes as u64), bytes);
         agree(&target, &patch);
         if bytes >= 10 << 20 {
             group
                 .sample_size(10)
-                .measurement_time(Duration::from_secs(6));
+                .measurement_time(Duration::from_secs(3));
         }
         lines(&mut group, &kib(bytes), &target, &patch, batch);
     }
@@ -327,9 +396,11 @@ fn c_target_size(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
-    targets = a_clerk_metadata, b_array_subtree, c_target_size
+        .with_measurement(ThreadCpuTime { wall: WallTime })
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+        .nresamples(20_000);
+    targets = a_clerk_metadata, b_array_subtree, c_target_size, c_wide_target
 }
 criterion_main!(benches);

@@ -16,6 +16,7 @@ GROUPS = [
     ("a_clerk_metadata", "(a) Clerk metadata, 21-member patch"),
     ("b_array_subtree", "(b) patch carrying a 100 KiB array"),
     ("c_target_size", "(c) 5-key patch"),
+    ("c_wide_target", "(c') 5-key patch, wide target"),
 ]
 LINES = ["metamerge", "metamerge_ref", "json-patch"]
 SIZES = ["1KiB", "4KiB", "8KiB", "100KiB", "10MiB"]
