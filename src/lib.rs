@@ -62,13 +62,23 @@
 //! [`rule::Document`] and [`rule::Object`] traits; the functions above are its adapter for
 //! `serde_json::Value` (default feature `serde_json`).
 //!
+//! The algebra of merge patches, both returning [`Unrepresentable`] (with the JSON Pointer
+//! of the place) where no merge patch exists rather than a wrong one:
+//!
+//! | function | gives | fails when |
+//! |---|---|---|
+//! | [`diff`]`(&source, &target)` | the minimal patch `p` with `merge(source, p) == target` | `target` holds a `null` member that `source` does not |
+//! | [`compose`]`(&first, &second)` | one patch equivalent to `first` then `second` on any document | `second` merges an object where `first` set a non-object |
+//!
 //! ## Key order and numbers
 //!
 //! With the `preserve_order` feature (forwarded to serde_json), key order follows the rule an
 //! order-preserving merge must keep: surviving keys keep their relative order, a replaced key
 //! keeps its position, new keys are appended in patch order. With `arbitrary_precision`
 //! (forwarded too), numbers such as `18446744073709551616`, `-0.0` or `1e400` pass through
-//! exactly as written. The `cli` feature turns on both.
+//! exactly, never rounded through `f64` nor turned into `null`; serde_json only respells an
+//! exponent in canonical form (`1e400` is written `1e+400`, `1E5` is `1e+5`). The `cli`
+//! feature turns on both.
 //!
 //! [RFC 7396]: https://www.rfc-editor.org/rfc/rfc7396
 //! [Clerk]: https://clerk.com/docs/references/backend/organization/update-organization-membership-metadata
@@ -84,3 +94,27 @@ mod value;
 
 #[cfg(feature = "serde_json")]
 pub use value::{merge, merge_in_place, merge_ref};
+
+#[cfg(feature = "serde_json")]
+mod compose;
+#[cfg(feature = "serde_json")]
+mod diff;
+#[cfg(feature = "serde_json")]
+mod tree;
+#[cfg(feature = "serde_json")]
+mod unrepresentable;
+
+#[cfg(feature = "serde_json")]
+pub use compose::compose;
+#[cfg(feature = "serde_json")]
+pub use diff::diff;
+#[cfg(feature = "serde_json")]
+pub use unrepresentable::{Reason, Unrepresentable};
+
+/// The README's Rust examples, run as doctests so that they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+#[cfg(feature = "http")]
+pub mod http;

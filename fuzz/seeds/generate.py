@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Writes the fuzz seeds from the vector files: one file per vector in fuzz/seeds/<target>/,
+holding the vector's documents as compact JSON texts separated by NUL bytes (the input form
+the fuzz targets parse, see fuzz/src/lib.rs):
+
+- merge:   target NUL patch                          (tests/vectors/merge.json)
+- diff:    original NUL modified                      (tests/vectors/diff.json)
+- compose: patch1 NUL patch2 [NUL counterexample_document]  (tests/vectors/compose.json)
+
+Key order and integers are kept as written; a vector holding a number that Python cannot
+write back exactly (a float whose shortest form differs) stops the script.
+
+Usage: python3 fuzz/seeds/generate.py          rewrite the seeds
+       python3 fuzz/seeds/generate.py --check  exit 1 if the seeds are not up to date
+"""
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SEEDS = ROOT / "fuzz" / "seeds"
+FIELDS = {
+    "merge": ["target", "patch"],
+    "diff": ["original", "modified"],
+    "compose": ["patch1", "patch2", "counterexample_document"],
+}
+
+
+def exact_float(text):
+    value = float(text)
+    if repr(value) != text:
+        sys.exit(f"{text} would not be written back exactly")
+    return value
+
+
+def seeds():
+    for target, fields in FIELDS.items():
+        path = ROOT / "tests" / "vectors" / f"{target}.json"
+        vectors = json.loads(path.read_text(encoding="utf-8"), parse_float=exact_float)
+        for vector in vectors:
+            texts = [
+                json.dumps(vector[field], ensure_ascii=False, separators=(",", ":"))
+                for field in fields
+                if field in vector
+            ]
+            yield target, vector["name"], b"\0".join(t.encode("utf-8") for t in texts)
+
+
+def main():
+    check = sys.argv[1:] == ["--check"]
+    wanted = {}
+    for target, name, data in seeds():
+        wanted[SEEDS / target / name] = data
+    existing = {p for t in FIELDS for p in (SEEDS / t).glob("*")}
+    stale = sorted(
+        str(p.relative_to(ROOT))
+        for p in set(wanted) | existing
+        if wanted.get(p) != (p.read_bytes() if p.exists() else None)
+    )
+    if check:
+        if stale:
+            sys.exit("fuzz seeds out of date (run fuzz/seeds/generate.py): " + ", ".join(stale))
+        return
+    for path in existing - set(wanted):
+        path.unlink()
+    for path, data in wanted.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    print(f"{len(wanted)} seeds written, {len(stale)} changed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+//! `metamerge serve`: the Clerk-compatible organization membership metadata service
+//! ([`metamerge::http`], feature `http`) on an embedded SQLite database.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use super::CliError;
+
+/// Arguments of `metamerge serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// SQLite database file, created on first start (migrations run automatically, WAL mode);
+    /// `:memory:` for an ephemeral store
+    #[arg(long, value_name = "PATH", default_value = "metamerge.db")]
+    pub db: String,
+
+    /// Largest stored metadata object, in bytes of compact JSON, checked after each merge
+    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
+    pub max_metadata_bytes: usize,
+
+    /// Largest request body, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+}
+
+/// Serves until SIGINT or SIGTERM, then finishes in-flight requests and closes the database.
+/// The secret key comes from `METAMERGE_SECRET_KEY`; if it is unset a random `sk_test_…` key
+/// is generated and printed once. Logs go to stderr (`RUST_LOG`, default `info`).
+///
+/// # Errors
+/// [`CliError::Serve`]: an unusable secret key, a database that cannot be opened, an address
+/// that cannot be bound, or a failure while serving or closing.
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    metamerge::http::run_blocking(metamerge::http::Config {
+        addr: args.addr,
+        db: args.db,
+        max_metadata_bytes: args.max_metadata_bytes,
+        max_body_bytes: args.max_body_bytes,
+        secret_key: None,
+    })
+    .map_err(CliError::Serve)
+}

@@ -1,0 +1,608 @@
+//! A Clerk-compatible organization membership metadata service (feature `http`).
+//!
+//! It serves the subset of [Clerk's Backend API] that manages organizations, organization
+//! memberships and their public/private metadata, so that Clerk's own SDKs work against it by
+//! changing only their base URL. The metadata PATCH endpoints apply [`crate::merge_in_place`]
+//! (RFC 7396 JSON Merge Patch, which is Clerk's documented deep-merge rule) to each metadata
+//! field on its own, inside one store transaction.
+//!
+//! | method and path | returns |
+//! |---|---|
+//! | `POST /v1/organizations` | Organization |
+//! | `GET /v1/organizations/{organization_id}` | Organization |
+//! | `PATCH /v1/organizations/{organization_id}/metadata` | Organization |
+//! | `DELETE /v1/organizations/{organization_id}` | `{"object":"organization","id":…,"deleted":true}` |
+//! | `POST /v1/organizations/{organization_id}/memberships` | OrganizationMembership |
+//! | `GET /v1/organizations/{organization_id}/memberships` | `{"data":[…],"total_count":N}` |
+//! | `PATCH /v1/organizations/{organization_id}/memberships/{user_id}` | OrganizationMembership |
+//! | `PATCH /v1/organizations/{organization_id}/memberships/{user_id}/metadata` | OrganizationMembership |
+//! | `DELETE /v1/organizations/{organization_id}/memberships/{user_id}` | OrganizationMembership |
+//! | `GET /healthz` (no auth) | `{"status":"ok"}` |
+//! | `GET /v1/openapi.json` (no auth) | this API as OpenAPI 3.1, generated from the code |
+//!
+//! Every `/v1` endpoint but the OpenAPI document requires `Authorization: Bearer <secret key>`
+//! (compared in constant time). Errors use Clerk's body (see [`error`]) with
+//! `clerk_trace_id` equal to the `X-Request-Id` response header. Each request is logged as one
+//! `tracing` line with method, route, status, latency and request id.
+//!
+//! Running it in-process (this is what the end-to-end tests do):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), metamerge::http::ServeError> {
+//! use metamerge::http::{Config, Server};
+//!
+//! let config = Config {
+//!     addr: "127.0.0.1:0".parse().unwrap(),
+//!     db: ":memory:".to_owned(),
+//!     secret_key: Some("sk_test_example".to_owned()),
+//!     ..Config::default()
+//! };
+//! let server = Server::bind(config).await?;
+//! println!("listening on http://{}", server.local_addr());
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let running = tokio::spawn(server.serve(async move { let _ = stopped.await; }));
+//! // ... drive it over HTTP ...
+//! stop.send(()).unwrap();
+//! running.await.unwrap()?; // in-flight requests finished, database closed
+//! # Ok(()) }
+//! ```
+//!
+//! [Clerk's Backend API]: https://clerk.com/docs/reference/backend-api
+
+pub mod error;
+pub mod handlers;
+pub mod ids;
+pub mod model;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use subtle::ConstantTimeEq;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use error::{AppError, ClerkErrors, PendingErrors};
+use store::sqlite::SqliteStore;
+use store::Store;
+
+/// The environment variable holding the secret key clients must present.
+pub const SECRET_KEY_ENV: &str = "METAMERGE_SECRET_KEY";
+
+/// Options of `metamerge serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (`--addr`, default `127.0.0.1:3000`; port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// SQLite database file, created on first start (`--db`, default `metamerge.db`);
+    /// `:memory:` for an ephemeral store.
+    pub db: String,
+    /// Largest stored metadata object, in bytes of compact JSON, checked after each merge
+    /// (`--max-metadata-bytes`, default 8192).
+    pub max_metadata_bytes: usize,
+    /// Largest request body in bytes (`--max-body-bytes`, default 1 MiB).
+    pub max_body_bytes: usize,
+    /// The secret key clients must send as `Authorization: Bearer <key>`. `None`: [`run`]
+    /// reads `METAMERGE_SECRET_KEY`, and if that is unset too a random `sk_test_…` key is
+    /// generated (see [`Server::secret_key`]).
+    pub secret_key: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            db: "metamerge.db".to_owned(),
+            max_metadata_bytes: 8192,
+            max_body_bytes: 1024 * 1024,
+            secret_key: None,
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated (the message names the path).
+    #[error("{0}")]
+    Store(String),
+    /// The secret key is unusable (empty, or not printable ASCII).
+    #[error("invalid secret key: {0}")]
+    SecretKey(String),
+    /// Serving failed (accepting connections).
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The database could not be closed cleanly at shutdown.
+    #[error("closing the database failed: {0}")]
+    Close(AppError),
+}
+
+/// What every handler gets: the store, the secret key and the limits. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The storage engine.
+    pub store: Arc<dyn Store>,
+    secret_key: Arc<str>,
+    /// Largest stored metadata object in compact-JSON bytes.
+    pub max_metadata_bytes: usize,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// A state over `store` accepting `secret_key`, with the limits from `config`.
+    pub fn new(store: Arc<dyn Store>, secret_key: &str, config: &Config) -> Self {
+        AppState {
+            store,
+            secret_key: Arc::from(secret_key),
+            max_metadata_bytes: config.max_metadata_bytes,
+            max_body_bytes: config.max_body_bytes,
+        }
+    }
+}
+
+/// The OpenAPI document's static part; paths are added from the handlers by [`router`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "metamerge",
+        description = "Clerk Backend API compatible organization membership metadata service. \
+                       Metadata PATCH endpoints apply RFC 7396 JSON Merge Patch per field."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ClerkErrors))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("secret key (sk_test_… / sk_live_…)")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole service as an axum [`Router`], built in this one place: the `/v1` routes behind
+/// the secret-key check, `/healthz` and `/v1/openapi.json` without it, a 404 fallback, and
+/// the layers (outermost first): request id (`X-Request-Id`, kept if the client sent one),
+/// one log line per request, request id copied to the response, Clerk error bodies, panics
+/// turned into 500s, body limit.
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = router_and_openapi(state.clone());
+    let openapi_json: Arc<str> = Arc::from(
+        openapi
+            .to_json()
+            .expect("the generated OpenAPI document serializes"),
+    );
+    let max_body_bytes = state.max_body_bytes;
+    routes
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let body = Arc::clone(&openapi_json);
+                async move { ([(CONTENT_TYPE, "application/json")], body.to_string()) }
+            }),
+        )
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn(render_errors))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::x_request_id(NewRequestId))
+        .with_state(state)
+}
+
+/// The OpenAPI document of [`router`], generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    protected_routes()
+        .merge(public_routes())
+        .split_for_parts()
+        .1
+}
+
+fn router_and_openapi(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    protected_routes()
+        // Applies to the routes added so far only.
+        .route_layer(from_fn_with_state(state, require_secret_key))
+        .merge(public_routes())
+        .split_for_parts()
+}
+
+/// The `/v1` routes that need the secret key.
+fn protected_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(handlers::create_organization))
+        .routes(routes!(
+            handlers::get_organization,
+            handlers::delete_organization
+        ))
+        .routes(routes!(handlers::update_organization_metadata))
+        .routes(routes!(
+            handlers::create_membership,
+            handlers::list_memberships
+        ))
+        .routes(routes!(
+            handlers::update_membership,
+            handlers::delete_membership
+        ))
+        .routes(routes!(handlers::update_membership_metadata))
+}
+
+/// The routes anyone may call.
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(handlers::healthz))
+}
+
+/// `Authorization: Bearer <key>`, the key compared in constant time (`subtle`; only the
+/// length can be told apart by timing).
+async fn require_secret_key(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .ok_or(AppError::AuthenticationMissing)?;
+    let value = header
+        .to_str()
+        .map_err(|_| AppError::AuthorizationHeaderFormat)?;
+    let key = match value.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() => {
+            key.trim()
+        }
+        _ => return Err(AppError::AuthorizationHeaderFormat),
+    };
+    if !bool::from(key.as_bytes().ct_eq(state.secret_key.as_bytes())) {
+        return Err(AppError::KeyInvalid);
+    }
+    Ok(next.run(request).await)
+}
+
+/// Writes Clerk's error body for every error response: those from [`AppError`] (which carry
+/// their items) and any other 4xx/5xx (unknown method, panic, …).
+async fn render_errors(request: Request, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let items = match response.extensions_mut().remove::<PendingErrors>() {
+        Some(PendingErrors(items)) => items,
+        None if status.is_client_error() || status.is_server_error() => {
+            let error = match status {
+                StatusCode::NOT_FOUND => AppError::NotFound("not found".to_owned()),
+                StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
+                s if s.is_server_error() => {
+                    AppError::Internal(format!("unexpected {s} response (panic?)"))
+                }
+                s => AppError::BodyInvalid(format!("the request was rejected with status {s}")),
+            };
+            tracing::error!(
+                status = status.as_u16(),
+                "error response without a Clerk body"
+            );
+            error.items()
+        }
+        None => return response,
+    };
+    let body = ClerkErrors {
+        errors: items,
+        clerk_trace_id: request_id,
+    };
+    let bytes = serde_json::to_vec(&body).expect("the error body serializes");
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Request ids: `req_` and 27 random base62 characters.
+#[derive(Debug, Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&ids::new_id("req_"))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn request_span(request: &axum::http::Request<Body>) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str);
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = %route,
+        request_id = %request_id,
+    )
+}
+
+fn log_response(response: &Response, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+}
+
+/// A bound, not yet serving, server: the socket is listening and the database is open.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    state: AppState,
+    secret_key: String,
+    generated_key: bool,
+}
+
+impl Server {
+    /// Opens the database (running migrations) and binds `config.addr`. With
+    /// `config.secret_key == None` a random `sk_test_…` key is generated (it does not look at
+    /// the environment: [`run`] does).
+    ///
+    /// # Errors
+    /// [`ServeError::SecretKey`] for an empty or non-printable key, [`ServeError::Store`] if
+    /// the database cannot be opened, [`ServeError::Bind`] if the address is taken.
+    pub async fn bind(config: Config) -> Result<Self, ServeError> {
+        let (secret_key, generated_key) = match &config.secret_key {
+            Some(key) => {
+                validate_secret_key(key).map_err(ServeError::SecretKey)?;
+                (key.clone(), false)
+            }
+            None => (ids::generate_secret_key(), true),
+        };
+        let db = config.db.clone();
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db))
+            .await
+            .map_err(|e| ServeError::Store(format!("opening the database failed: {e}")))?
+            .map_err(ServeError::Store)?;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let state = AppState::new(Arc::clone(&store), &secret_key, &config);
+        Ok(Server {
+            listener,
+            store,
+            state,
+            secret_key,
+            generated_key,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    /// The secret key clients must present.
+    pub fn secret_key(&self) -> &str {
+        &self.secret_key
+    }
+
+    /// Whether [`Server::secret_key`] was generated by [`Server::bind`].
+    pub fn secret_key_was_generated(&self) -> bool {
+        self.generated_key
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, waits for in-flight requests
+    /// to finish and closes the database (checkpointing the WAL).
+    ///
+    /// # Errors
+    /// [`ServeError::Io`] if serving fails, [`ServeError::Close`] if the database does not close
+    /// cleanly.
+    pub async fn serve<F>(self, shutdown: F) -> Result<(), ServeError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let app = router(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("all requests finished; closing the database");
+        self.store.close().await.map_err(ServeError::Close)
+    }
+}
+
+/// Checks a secret key: non-empty printable ASCII without spaces (it travels in a header).
+fn validate_secret_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        Err("the key is empty".to_owned())
+    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        Err("the key must be printable ASCII without spaces".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// Binds and serves `config` until `shutdown` completes; see [`Server`].
+///
+/// # Errors
+/// As [`Server::bind`] and [`Server::serve`].
+pub async fn serve<F>(config: Config, shutdown: F) -> Result<(), ServeError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    Server::bind(config).await?.serve(shutdown).await
+}
+
+/// `metamerge serve`: initialises logging (`RUST_LOG`, default `info`, to stderr), takes the
+/// secret key from `config`, else `METAMERGE_SECRET_KEY`, else generates one and prints it
+/// once to stdout, then serves until SIGINT or SIGTERM and shuts down gracefully.
+///
+/// # Errors
+/// `METAMERGE_SECRET_KEY` set but empty or not Unicode, and everything [`serve`] reports.
+pub async fn run(mut config: Config) -> Result<(), ServeError> {
+    init_tracing();
+    if config.secret_key.is_none() {
+        config.secret_key = match std::env::var(SECRET_KEY_ENV) {
+            Ok(key) => {
+                validate_secret_key(&key)
+                    .map_err(|e| ServeError::SecretKey(format!("{SECRET_KEY_ENV}: {e}")))?;
+                Some(key)
+            }
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(ServeError::SecretKey(format!(
+                    "{SECRET_KEY_ENV} is not valid Unicode"
+                )))
+            }
+        };
+    }
+    let db = config.db.clone();
+    let server = Server::bind(config).await?;
+    if server.secret_key_was_generated() {
+        println!(
+            "{SECRET_KEY_ENV} is not set; generated secret key for this run: {}",
+            server.secret_key()
+        );
+    }
+    tracing::info!(addr = %server.local_addr(), db = %db, "metamerge serve listening");
+    server.serve(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// [`run`] on a new multi-threaded tokio runtime, for synchronous callers such as `main`.
+///
+/// # Errors
+/// As [`run`], plus [`ServeError::Io`] if the runtime cannot start.
+pub fn run_blocking(config: Config) -> Result<(), ServeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(config))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A subscriber installed earlier (by an embedding program) wins.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_lists_every_operation_and_the_bearer_scheme() {
+        let doc = openapi();
+        let operations: usize = doc
+            .paths
+            .paths
+            .values()
+            .map(|item| {
+                [&item.get, &item.post, &item.patch, &item.delete, &item.put]
+                    .iter()
+                    .filter(|op| op.is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(operations, 10);
+        let json = doc.to_json().unwrap();
+        assert!(json.contains("\"bearer\""), "{json}");
+    }
+
+    #[test]
+    fn secret_keys_are_validated() {
+        assert!(validate_secret_key("sk_test_abc").is_ok());
+        assert!(validate_secret_key("").is_err());
+        assert!(validate_secret_key("sk test").is_err());
+        assert!(validate_secret_key("sk_tést").is_err());
+    }
+}

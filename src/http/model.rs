@@ -1,0 +1,779 @@
+//! The objects and request bodies of the Clerk Backend API subset, with their validation.
+//!
+//! Field names are exactly Clerk's (`clerk-bapi.md`, "Objects" and "Endpoints"); timestamps
+//! are integers, milliseconds since the Unix epoch. Request bodies are validated field by
+//! field (not with `deny_unknown_fields`) so that every rejected field is reported with its
+//! name in `meta.param_name`, all at once.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::error::{AppError, ParamError, ParamErrorKind};
+
+/// A metadata object (`public_metadata`, `private_metadata`): always a JSON object. With the
+/// `http` feature serde_json keeps key order and number literals, so a stored object comes back
+/// exactly as it was written.
+pub type Metadata = Map<String, Value>;
+
+/// The `object` discriminator of an [`Organization`]: always `"organization"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationObject {
+    /// `"organization"`.
+    #[default]
+    Organization,
+}
+
+/// The `object` discriminator of an [`OrganizationMembership`]: always
+/// `"organization_membership"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationMembershipObject {
+    /// `"organization_membership"`.
+    #[default]
+    OrganizationMembership,
+}
+
+/// Clerk's Organization object.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Organization {
+    /// Always `"organization"`.
+    pub object: OrganizationObject,
+    /// `org_` followed by 27 base62 characters.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Lowercase letters, digits and `-`; derived from the name when not given.
+    pub slug: String,
+    /// Always empty: metamerge stores no images.
+    pub image_url: String,
+    /// Always `false`.
+    pub has_image: bool,
+    /// Number of memberships.
+    pub members_count: i64,
+    /// Maximum number of memberships, `0` = unlimited.
+    pub max_allowed_memberships: i64,
+    /// Always `true`: organizations can be deleted through the API.
+    pub admin_delete_enabled: bool,
+    /// Public metadata (a JSON object).
+    #[schema(value_type = Object)]
+    pub public_metadata: Metadata,
+    /// Private metadata (a JSON object).
+    #[schema(value_type = Object)]
+    pub private_metadata: Metadata,
+    /// The user ID given at creation, or `null`.
+    pub created_by: Option<String>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at: i64,
+    /// Last change, ms since the Unix epoch.
+    pub updated_at: i64,
+}
+
+/// A membership as the store keeps it; the API object is [`OrganizationMembership`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipRecord {
+    /// `orgmem_` followed by 27 base62 characters.
+    pub id: String,
+    /// The member's user ID (given by the caller).
+    pub user_id: String,
+    /// The role key, e.g. `org:admin`.
+    pub role: String,
+    /// Public metadata.
+    pub public_metadata: Metadata,
+    /// Private metadata.
+    pub private_metadata: Metadata,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at: i64,
+    /// Last change, ms since the Unix epoch.
+    pub updated_at: i64,
+}
+
+/// The `public_user_data` of a membership. metamerge does not manage users: names are `null`,
+/// images empty and `identifier` is the user ID (ours).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PublicUserData {
+    /// The user ID.
+    pub user_id: String,
+    /// Always `null`.
+    pub first_name: Option<String>,
+    /// Always `null`.
+    pub last_name: Option<String>,
+    /// Always empty.
+    pub image_url: String,
+    /// Always empty.
+    pub profile_image_url: String,
+    /// Always `false`.
+    pub has_image: bool,
+    /// The user ID.
+    pub identifier: String,
+}
+
+/// Clerk's OrganizationMembership object.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrganizationMembership {
+    /// Always `"organization_membership"`.
+    pub object: OrganizationMembershipObject,
+    /// `orgmem_` followed by 27 base62 characters.
+    pub id: String,
+    /// The role key, e.g. `org:admin`, `org:member`.
+    pub role: String,
+    /// The role's display name, e.g. `Admin`, `Member`.
+    pub role_name: String,
+    /// The role's system permissions (ours: `org:admin` gets the six `org:sys_*` permissions,
+    /// `org:member` gets `org:sys_memberships:read`, other roles none).
+    pub permissions: Vec<String>,
+    /// Public metadata (a JSON object).
+    #[schema(value_type = Object)]
+    pub public_metadata: Metadata,
+    /// Private metadata (a JSON object).
+    #[schema(value_type = Object)]
+    pub private_metadata: Metadata,
+    /// The whole organization.
+    pub organization: Organization,
+    /// What is public about the user.
+    pub public_user_data: PublicUserData,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at: i64,
+    /// Last change, ms since the Unix epoch.
+    pub updated_at: i64,
+}
+
+impl OrganizationMembership {
+    /// The API object for a stored membership of `organization`.
+    pub fn new(record: MembershipRecord, organization: Organization) -> Self {
+        OrganizationMembership {
+            object: OrganizationMembershipObject::OrganizationMembership,
+            role_name: role_name(&record.role),
+            permissions: permissions(&record.role),
+            public_user_data: PublicUserData {
+                identifier: record.user_id.clone(),
+                user_id: record.user_id,
+                first_name: None,
+                last_name: None,
+                image_url: String::new(),
+                profile_image_url: String::new(),
+                has_image: false,
+            },
+            id: record.id,
+            role: record.role,
+            public_metadata: record.public_metadata,
+            private_metadata: record.private_metadata,
+            organization,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+/// `org:admin` → `Admin`, `org:member` → `Member`, `org:billing_manager` → `Billing manager`.
+fn role_name(role: &str) -> String {
+    let key = role.rsplit(':').next().unwrap_or(role).replace('_', " ");
+    let mut chars = key.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn permissions(role: &str) -> Vec<String> {
+    let list: &[&str] = match role {
+        "org:admin" => &[
+            "org:sys_profile:manage",
+            "org:sys_profile:delete",
+            "org:sys_memberships:read",
+            "org:sys_memberships:manage",
+            "org:sys_domains:read",
+            "org:sys_domains:manage",
+        ],
+        "org:member" => &["org:sys_memberships:read"],
+        _ => &[],
+    };
+    list.iter().map(|p| (*p).to_owned()).collect()
+}
+
+/// The body of `DELETE /v1/organizations/{organization_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DeletedObject {
+    /// Always `"organization"`.
+    pub object: OrganizationObject,
+    /// The deleted organization's ID.
+    pub id: String,
+    /// Always `true`.
+    pub deleted: bool,
+}
+
+/// The body of `GET /v1/organizations/{organization_id}/memberships`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct OrganizationMemberships {
+    /// The requested page.
+    pub data: Vec<OrganizationMembership>,
+    /// Number of memberships matching the filters, over all pages.
+    pub total_count: i64,
+}
+
+/// `GET /healthz` body.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Health {
+    /// `"ok"`.
+    pub status: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies
+// ---------------------------------------------------------------------------------------------
+
+/// A request body that is validated from a JSON object, field by field.
+pub trait FromJsonBody: Sized {
+    /// Builds the body from the top-level object, or returns every field error
+    /// (`AppError::Params`).
+    fn from_object(fields: Fields) -> Result<Self, AppError>;
+}
+
+/// The fields of a JSON body object being validated: each accessor removes its field and
+/// records an error if it is missing or of the wrong type; [`Fields::finish`] reports any
+/// field left over as unknown.
+pub struct Fields {
+    map: Map<String, Value>,
+    errors: Vec<ParamError>,
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Fields {
+    /// Starts validating `map`.
+    pub fn new(map: Map<String, Value>) -> Self {
+        Fields {
+            map,
+            errors: Vec::new(),
+        }
+    }
+
+    fn invalid(&mut self, name: &str, detail: String) {
+        self.errors
+            .push(ParamError::new(ParamErrorKind::ValueInvalid, name, detail));
+    }
+
+    /// A required, non-empty string.
+    pub fn required_string(&mut self, name: &str) -> Option<String> {
+        match self.map.remove(name) {
+            None => {
+                self.errors.push(ParamError::new(
+                    ParamErrorKind::Missing,
+                    name,
+                    format!("{name} must be included"),
+                ));
+                None
+            }
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            Some(Value::String(_)) => {
+                self.invalid(name, format!("{name} must not be empty"));
+                None
+            }
+            Some(other) => {
+                let detail = format!("{name} must be a string, got {}", kind_of(&other));
+                self.invalid(name, detail);
+                None
+            }
+        }
+    }
+
+    /// An optional string; `null` counts as absent.
+    pub fn optional_string(&mut self, name: &str) -> Option<String> {
+        match self.map.remove(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => {
+                let detail = format!("{name} must be a string, got {}", kind_of(&other));
+                self.invalid(name, detail);
+                None
+            }
+        }
+    }
+
+    /// An optional integer in `min..=i64::MAX`; `null` counts as absent.
+    pub fn optional_integer(&mut self, name: &str, min: i64) -> Option<i64> {
+        match self.map.remove(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) if i >= min => Some(i),
+                _ => {
+                    self.invalid(
+                        name,
+                        format!("{name} must be an integer of at least {min}, got {n}"),
+                    );
+                    None
+                }
+            },
+            Some(other) => {
+                let detail = format!("{name} must be an integer, got {}", kind_of(&other));
+                self.invalid(name, detail);
+                None
+            }
+        }
+    }
+
+    /// An optional metadata object. `null` is accepted as "empty" only where Clerk documents it
+    /// (`null_is_empty`, at creation); in a metadata PATCH it is rejected, because a merge
+    /// patch of `null` would replace the whole object (ours).
+    pub fn optional_metadata(&mut self, name: &str, null_is_empty: bool) -> Option<Metadata> {
+        match self.map.remove(name) {
+            None => None,
+            Some(Value::Object(map)) => Some(map),
+            Some(Value::Null) if null_is_empty => Some(Map::new()),
+            Some(other) => {
+                let detail = format!("{name} must be a JSON object, got {}", kind_of(&other));
+                self.invalid(name, detail);
+                None
+            }
+        }
+    }
+
+    /// Reports fields left over as unknown; returns `value` if no field was rejected.
+    pub fn finish<T>(mut self, value: impl FnOnce() -> Option<T>) -> Result<T, AppError> {
+        for name in self.map.keys() {
+            self.errors.push(ParamError::new(
+                ParamErrorKind::Unknown,
+                name.clone(),
+                format!("{name} is not a valid parameter for this request"),
+            ));
+        }
+        if !self.errors.is_empty() {
+            return Err(AppError::Params(self.errors));
+        }
+        // Every accessor that yields `None` for a required field records an error, so this is
+        // `Some` whenever no error was recorded.
+        value().ok_or_else(|| AppError::Internal("body validation yielded no value".to_owned()))
+    }
+}
+
+/// Body of `POST /v1/organizations`.
+#[derive(Debug, Clone, PartialEq, ToSchema)]
+pub struct CreateOrganizationRequest {
+    /// Display name (required, non-empty).
+    pub name: String,
+    /// Lowercase letters, digits and `-`; derived from `name` when absent.
+    pub slug: Option<String>,
+    /// The creating user's ID.
+    pub created_by: Option<String>,
+    /// Maximum number of memberships, `0` (default) = unlimited.
+    pub max_allowed_memberships: Option<i64>,
+    /// Initial public metadata (object; `null` = `{}`).
+    #[schema(value_type = Option<Object>)]
+    pub public_metadata: Option<Metadata>,
+    /// Initial private metadata (object; `null` = `{}`).
+    #[schema(value_type = Option<Object>)]
+    pub private_metadata: Option<Metadata>,
+}
+
+impl FromJsonBody for CreateOrganizationRequest {
+    fn from_object(mut f: Fields) -> Result<Self, AppError> {
+        let name = f.required_string("name");
+        let slug = f.optional_string("slug");
+        if let Some(slug) = &slug {
+            if slug.is_empty()
+                || !slug
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                f.invalid(
+                    "slug",
+                    "slug must be non-empty and contain only lowercase letters, digits and `-`"
+                        .to_owned(),
+                );
+            }
+        }
+        let created_by = f.optional_string("created_by");
+        let max_allowed_memberships = f.optional_integer("max_allowed_memberships", 0);
+        let public_metadata = f.optional_metadata("public_metadata", true);
+        let private_metadata = f.optional_metadata("private_metadata", true);
+        f.finish(|| {
+            Some(CreateOrganizationRequest {
+                name: name?,
+                slug,
+                created_by,
+                max_allowed_memberships,
+                public_metadata,
+                private_metadata,
+            })
+        })
+    }
+}
+
+/// Body of `POST /v1/organizations/{organization_id}/memberships`.
+#[derive(Debug, Clone, PartialEq, ToSchema)]
+pub struct CreateMembershipRequest {
+    /// The user to add (required).
+    pub user_id: String,
+    /// The role key, e.g. `org:admin` (required).
+    pub role: String,
+    /// Initial public metadata (object; `null` = `{}`).
+    #[schema(value_type = Option<Object>)]
+    pub public_metadata: Option<Metadata>,
+    /// Initial private metadata (object; `null` = `{}`).
+    #[schema(value_type = Option<Object>)]
+    pub private_metadata: Option<Metadata>,
+}
+
+impl FromJsonBody for CreateMembershipRequest {
+    fn from_object(mut f: Fields) -> Result<Self, AppError> {
+        let user_id = f.required_string("user_id");
+        let role = f.required_string("role");
+        let public_metadata = f.optional_metadata("public_metadata", true);
+        let private_metadata = f.optional_metadata("private_metadata", true);
+        f.finish(|| {
+            Some(CreateMembershipRequest {
+                user_id: user_id?,
+                role: role?,
+                public_metadata,
+                private_metadata,
+            })
+        })
+    }
+}
+
+/// Body of `PATCH /v1/organizations/{organization_id}/memberships/{user_id}`.
+#[derive(Debug, Clone, PartialEq, ToSchema)]
+pub struct UpdateMembershipRequest {
+    /// The new role key (required).
+    pub role: String,
+}
+
+impl FromJsonBody for UpdateMembershipRequest {
+    fn from_object(mut f: Fields) -> Result<Self, AppError> {
+        let role = f.required_string("role");
+        f.finish(|| Some(UpdateMembershipRequest { role: role? }))
+    }
+}
+
+/// Body of the two metadata PATCH endpoints: a merge patch per metadata field.
+///
+/// Each present field must be a JSON object and is merged into the stored object with the
+/// RFC 7396 rule ([`crate::merge_in_place`]): nested objects merge recursively, `null` removes a
+/// key at any level, anything else (arrays included) replaces. An absent field leaves the
+/// stored object untouched; `{}` changes nothing.
+#[derive(Debug, Clone, PartialEq, Default, ToSchema)]
+pub struct MetadataPatch {
+    /// Merge patch for `public_metadata`.
+    #[schema(value_type = Option<Object>)]
+    pub public_metadata: Option<Metadata>,
+    /// Merge patch for `private_metadata`.
+    #[schema(value_type = Option<Object>)]
+    pub private_metadata: Option<Metadata>,
+}
+
+impl FromJsonBody for MetadataPatch {
+    fn from_object(mut f: Fields) -> Result<Self, AppError> {
+        let public_metadata = f.optional_metadata("public_metadata", false);
+        let private_metadata = f.optional_metadata("private_metadata", false);
+        f.finish(|| {
+            Some(MetadataPatch {
+                public_metadata,
+                private_metadata,
+            })
+        })
+    }
+}
+
+impl MetadataPatch {
+    /// Merges the patches into `public` and `private` and checks the size limit.
+    ///
+    /// Each merged object must be at most `max_bytes` bytes as compact JSON, otherwise the
+    /// error is 422 `form_param_exceeds_allowed_size` naming the field (both fields are
+    /// reported if both are too large). On error the targets may have been changed: callers
+    /// run this inside a transaction and discard the record on error. Cost: the merge (one map
+    /// lookup per patch member) plus one serialization of each patched object.
+    pub fn apply(
+        self,
+        public: &mut Metadata,
+        private: &mut Metadata,
+        max_bytes: usize,
+    ) -> Result<(), AppError> {
+        let mut errors = Vec::new();
+        for (name, patch, target) in [
+            ("public_metadata", self.public_metadata, public),
+            ("private_metadata", self.private_metadata, private),
+        ] {
+            let Some(patch) = patch else { continue };
+            let mut merged = Value::Object(std::mem::take(target));
+            crate::merge_in_place(&mut merged, Value::Object(patch));
+            let Value::Object(merged) = merged else {
+                unreachable!("an object merge patch always yields an object (RFC 7396 section 2)")
+            };
+            *target = merged;
+            if let Err(e) = check_size(name, target, max_bytes) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Params(errors))
+        }
+    }
+}
+
+/// Size of `metadata` as compact JSON, in bytes.
+pub fn compact_len(metadata: &Metadata) -> usize {
+    serde_json::to_vec(metadata)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
+}
+
+fn check_size(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), ParamError> {
+    let len = compact_len(metadata);
+    if len > max_bytes {
+        Err(ParamError::new(
+            ParamErrorKind::ExceedsAllowedSize,
+            name,
+            format!("{name} would be {len} bytes as compact JSON, more than the limit of {max_bytes} bytes"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks the size of initial metadata at creation (422 `form_param_exceeds_allowed_size`).
+pub fn check_initial_sizes(
+    public: &Metadata,
+    private: &Metadata,
+    max_bytes: usize,
+) -> Result<(), AppError> {
+    let errors: Vec<ParamError> = [("public_metadata", public), ("private_metadata", private)]
+        .into_iter()
+        .filter_map(|(name, m)| check_size(name, m, max_bytes).err())
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Params(errors))
+    }
+}
+
+/// A slug from a name: ASCII letters and digits lowercased, runs of anything else become one
+/// `-`, no leading or trailing `-`. May be empty.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug
+}
+
+// ---------------------------------------------------------------------------------------------
+// List query
+// ---------------------------------------------------------------------------------------------
+
+/// Sort order of the membership list, by creation time (ties by insertion order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// `created_at` or `+created_at`: oldest first.
+    CreatedAtAscending,
+    /// `-created_at` (default): newest first.
+    #[default]
+    CreatedAtDescending,
+}
+
+/// The query of `GET /v1/organizations/{organization_id}/memberships`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListMembershipsQuery {
+    /// Page size, 1–500, default 10.
+    pub limit: u32,
+    /// Number of memberships to skip, default 0.
+    pub offset: u64,
+    /// Sort order, default newest first.
+    pub order: Order,
+    /// Only these users (repeatable `user_id`); empty = all.
+    pub user_ids: Vec<String>,
+    /// Only these roles (repeatable `role`); empty = all.
+    pub roles: Vec<String>,
+}
+
+impl Default for ListMembershipsQuery {
+    fn default() -> Self {
+        ListMembershipsQuery {
+            limit: 10,
+            offset: 0,
+            order: Order::default(),
+            user_ids: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
+}
+
+impl ListMembershipsQuery {
+    /// Parses a raw query string (`limit=20&user_id=a&user_id=b`). Any parameter that cannot be
+    /// parsed, is out of range, is repeated where it must not be, or is unknown is
+    /// 400 `malformed_request_parameters` naming it in `meta.param_name`.
+    pub fn parse(raw: Option<&str>) -> Result<Self, AppError> {
+        let mut query = ListMembershipsQuery::default();
+        let mut seen = [false; 3];
+        let bad = |param: &str, detail: String| AppError::QueryInvalid {
+            param: param.to_owned(),
+            detail,
+        };
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            let once = |seen: &mut [bool; 3], i: usize| {
+                if std::mem::replace(&mut seen[i], true) {
+                    Err(bad(&key, format!("{key} may be given only once")))
+                } else {
+                    Ok(())
+                }
+            };
+            match &*key {
+                "limit" => {
+                    once(&mut seen, 0)?;
+                    query.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|l| (1..=500).contains(l))
+                        .ok_or_else(|| {
+                            bad(
+                                "limit",
+                                format!("limit must be an integer from 1 to 500, got `{value}`"),
+                            )
+                        })?;
+                }
+                "offset" => {
+                    once(&mut seen, 1)?;
+                    query.offset = value.parse().map_err(|_| {
+                        bad(
+                            "offset",
+                            format!("offset must be a non-negative integer, got `{value}`"),
+                        )
+                    })?;
+                }
+                "order_by" => {
+                    once(&mut seen, 2)?;
+                    query.order = match &*value {
+                        "created_at" | "+created_at" => Order::CreatedAtAscending,
+                        "-created_at" => Order::CreatedAtDescending,
+                        _ => {
+                            return Err(bad(
+                                "order_by",
+                                format!("order_by must be one of created_at, +created_at, -created_at, got `{value}`"),
+                            ))
+                        }
+                    };
+                }
+                "user_id" => query.user_ids.push(value.into_owned()),
+                "role" => query.roles.push(value.into_owned()),
+                _ => {
+                    return Err(bad(
+                        &key,
+                        format!("{key} is not a supported query parameter"),
+                    ))
+                }
+            }
+        }
+        Ok(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn role_names() {
+        assert_eq!(role_name("org:admin"), "Admin");
+        assert_eq!(role_name("org:member"), "Member");
+        assert_eq!(role_name("org:billing_manager"), "Billing manager");
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("  Acme, Inc. "), "acme-inc");
+        assert_eq!(slugify("Ünïcode"), "n-code");
+        assert_eq!(slugify("!!!"), "");
+    }
+
+    #[test]
+    fn metadata_patch_reports_every_bad_field() {
+        let err = MetadataPatch::from_object(Fields::new(obj(
+            json!({"public_metadata": null, "private_metadata": [1], "extra": 1}),
+        )))
+        .unwrap_err();
+        let AppError::Params(errors) = err else {
+            panic!("{err:?}")
+        };
+        let got: Vec<(ParamErrorKind, &str)> =
+            errors.iter().map(|e| (e.kind, e.param.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (ParamErrorKind::ValueInvalid, "public_metadata"),
+                (ParamErrorKind::ValueInvalid, "private_metadata"),
+                (ParamErrorKind::Unknown, "extra"),
+            ]
+        );
+    }
+
+    #[test]
+    fn metadata_patch_merges_and_checks_size_after_the_merge() {
+        let patch = MetadataPatch::from_object(Fields::new(obj(
+            json!({"public_metadata": {"a": {"b": null, "c": 2}, "big": null}}),
+        )))
+        .unwrap();
+        let mut public = obj(json!({"a": {"b": 1}, "big": "xxxxxxxxxxxxxxxxxxxxxxxx"}));
+        let mut private = obj(json!({"p": 1}));
+        // Before the merge the object is over 20 bytes; after it, {"a":{"c":2}} is 13.
+        patch.apply(&mut public, &mut private, 20).unwrap();
+        assert_eq!(Value::Object(public), json!({"a": {"c": 2}}));
+        assert_eq!(Value::Object(private), json!({"p": 1}));
+    }
+
+    #[test]
+    fn list_query_parsing() {
+        let q = ListMembershipsQuery::parse(Some(
+            "limit=2&offset=3&order_by=%2Bcreated_at&user_id=a&user_id=b&role=org%3Aadmin",
+        ))
+        .unwrap();
+        assert_eq!(q.limit, 2);
+        assert_eq!(q.offset, 3);
+        assert_eq!(q.order, Order::CreatedAtAscending);
+        assert_eq!(q.user_ids, ["a", "b"]);
+        assert_eq!(q.roles, ["org:admin"]);
+        for bad in [
+            "limit=0",
+            "limit=501",
+            "limit=x",
+            "offset=-1",
+            "order_by=name",
+            "limit=1&limit=2",
+            "foo=1",
+        ] {
+            assert!(
+                matches!(
+                    ListMembershipsQuery::parse(Some(bad)),
+                    Err(AppError::QueryInvalid { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

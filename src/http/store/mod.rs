@@ -1,0 +1,138 @@
+//! Storage of organizations and memberships behind one small trait.
+//!
+//! Handlers only see [`Store`]; [`sqlite::SqliteStore`] is the embedded engine. A second
+//! engine (PostgreSQL, issue 7) implements the same trait: every method is one transaction,
+//! and the read-merge-write methods ([`Store::update_organization`],
+//! [`Store::update_membership`]) hand the current row to a closure *inside* that transaction
+//! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE`), write the result only if
+//! the closure returns `Ok`, and return the committed row. So concurrent updates of one row
+//! serialize, and nothing changes when the closure rejects the update.
+//!
+//! Methods return boxed futures so that the trait stays object-safe (`Arc<dyn Store>`).
+
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::error::AppError;
+use super::model::{ListMembershipsQuery, MembershipRecord, Metadata, Organization};
+
+/// A boxed, sendable future, as returned by every [`Store`] method.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A change to an organization inside [`Store::update_organization`]'s transaction. Returning
+/// an error rolls the transaction back and is passed through to the caller.
+pub type OrganizationUpdate = Box<dyn FnOnce(&mut Organization) -> Result<(), AppError> + Send>;
+
+/// A change to a membership inside [`Store::update_membership`]'s transaction. Returning an
+/// error rolls the transaction back and is passed through to the caller.
+pub type MembershipUpdate = Box<dyn FnOnce(&mut MembershipRecord) -> Result<(), AppError> + Send>;
+
+/// A validated new organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOrganization {
+    /// Display name.
+    pub name: String,
+    /// Slug (already validated or derived).
+    pub slug: String,
+    /// Creating user, if any.
+    pub created_by: Option<String>,
+    /// `0` = unlimited.
+    pub max_allowed_memberships: i64,
+    /// Initial public metadata.
+    pub public_metadata: Metadata,
+    /// Initial private metadata.
+    pub private_metadata: Metadata,
+}
+
+/// A validated new membership.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMembership {
+    /// The member's user ID.
+    pub user_id: String,
+    /// The role key.
+    pub role: String,
+    /// Initial public metadata.
+    pub public_metadata: Metadata,
+    /// Initial private metadata.
+    pub private_metadata: Metadata,
+}
+
+/// One page of memberships and the organization they belong to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipPage {
+    /// The organization (with its current `members_count`).
+    pub organization: Organization,
+    /// The page, in the requested order.
+    pub memberships: Vec<MembershipRecord>,
+    /// Number of memberships matching the filters, over all pages.
+    pub total_count: i64,
+}
+
+/// The storage engine. All errors are [`AppError`]s: `NotFound` for a missing organization or
+/// membership, `AlreadyMember`, `MembershipQuotaExceeded`, whatever an update closure returns,
+/// and `Internal` for engine failures. A method resolves only after its transaction is
+/// committed (or rolled back).
+pub trait Store: Send + Sync + 'static {
+    /// Inserts an organization with a new `org_` id; `created_at = updated_at = now`.
+    fn create_organization(
+        &self,
+        new: NewOrganization,
+    ) -> BoxFuture<'_, Result<Organization, AppError>>;
+
+    /// The organization with `members_count`, or `NotFound`.
+    fn get_organization(
+        &self,
+        organization_id: String,
+    ) -> BoxFuture<'_, Result<Organization, AppError>>;
+
+    /// Atomic read-modify-write of one organization. `updated_at` is set after `update`
+    /// succeeds, strictly later than before.
+    fn update_organization(
+        &self,
+        organization_id: String,
+        update: OrganizationUpdate,
+    ) -> BoxFuture<'_, Result<Organization, AppError>>;
+
+    /// Deletes the organization and all its memberships, or `NotFound`.
+    fn delete_organization(&self, organization_id: String) -> BoxFuture<'_, Result<(), AppError>>;
+
+    /// Adds a membership (`NotFound`, `AlreadyMember`, `MembershipQuotaExceeded`); returns it
+    /// with the organization as it is after the insert.
+    fn create_membership(
+        &self,
+        organization_id: String,
+        new: NewMembership,
+    ) -> BoxFuture<'_, Result<(MembershipRecord, Organization), AppError>>;
+
+    /// A page of the organization's memberships (`NotFound` if the organization is missing).
+    fn list_memberships(
+        &self,
+        organization_id: String,
+        query: ListMembershipsQuery,
+    ) -> BoxFuture<'_, Result<MembershipPage, AppError>>;
+
+    /// Atomic read-modify-write of the membership of `user_id` in the organization.
+    /// `updated_at` is set after `update` succeeds, strictly later than before.
+    fn update_membership(
+        &self,
+        organization_id: String,
+        user_id: String,
+        update: MembershipUpdate,
+    ) -> BoxFuture<'_, Result<(MembershipRecord, Organization), AppError>>;
+
+    /// Removes the membership of `user_id`; returns it as it was, with the organization as it
+    /// is after the removal.
+    fn delete_membership(
+        &self,
+        organization_id: String,
+        user_id: String,
+    ) -> BoxFuture<'_, Result<(MembershipRecord, Organization), AppError>>;
+
+    /// Checks that the store answers (for `/healthz`).
+    fn ping(&self) -> BoxFuture<'_, Result<(), AppError>>;
+
+    /// Flushes and closes the store. Later calls fail with `Internal`.
+    fn close(&self) -> BoxFuture<'_, Result<(), AppError>>;
+}
