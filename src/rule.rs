@@ -50,13 +50,30 @@ pub trait Document: Sized {
     fn into_object(self) -> Result<Self::Object, Self>;
     /// Wraps an object as a document.
     fn from_object(object: Self::Object) -> Self;
+
+    /// Drops a value the rule replaced or removed. The default is `drop`; a document whose
+    /// `Drop` recurses once per nesting level (like `serde_json::Value`) can take deep values
+    /// apart iteratively here, so that replacing a deeply nested value cannot overflow the stack.
+    fn discard(self) {
+        drop(self);
+    }
+
+    /// A copy of this value, for [`merge_ref`] to insert. The default is `clone`; a document
+    /// whose `Clone` recurses once per nesting level can copy deep values iteratively here.
+    fn duplicate(&self) -> Self
+    where
+        Self: Clone,
+    {
+        self.clone()
+    }
 }
 
 /// A JSON object: a map from member names to documents.
 ///
 /// Order-preserving implementations must keep the order rules the crate documents: `insert`
 /// of an existing key replaces its value in place, `insert` of a new key appends, `remove`
-/// keeps the relative order of the remaining members.
+/// keeps the relative order of the remaining members. The values that `insert` replaces and
+/// `remove` removes are the implementation's to drop (see [`Document::discard`]).
 pub trait Object: Sized {
     /// The member name type (for example `String`).
     type Key;
@@ -131,8 +148,8 @@ trait Patch<D: Document>: Sized {
 fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P) {
     let members = match patch.into_node() {
         Node::Object(members) => members,
-        Node::Null => return *target = D::null(),
-        Node::Value(value) => return *target = value,
+        Node::Null => return mem::replace(target, D::null()).discard(),
+        Node::Value(value) => return mem::replace(target, value).discard(),
     };
     let root = object_or_empty(mem::replace(target, D::null()));
     let mut stack = Vec::new();
@@ -182,8 +199,12 @@ struct Frame<D: Document, P: Patch<D>> {
     members: P::Members,
 }
 
+/// The object `value` is, or `{}` when it is not an object (which is then discarded).
 fn object_or_empty<D: Document>(value: D) -> D::Object {
-    value.into_object().unwrap_or_else(|_| D::Object::new())
+    value.into_object().unwrap_or_else(|other| {
+        other.discard();
+        D::Object::new()
+    })
 }
 
 struct Owned<D>(D);
@@ -232,7 +253,7 @@ where
         }
         match self.0.as_object() {
             Some(object) => Node::Object(BorrowedMembers(object.members())),
-            None => Node::Value(self.0.clone()),
+            None => Node::Value(self.0.duplicate()),
         }
     }
 

@@ -5,6 +5,7 @@
 use serde_json::{map, Map, Value};
 
 use crate::rule::{self, Document, Object};
+use crate::tree;
 
 impl Document for Value {
     type Object = Map<String, Value>;
@@ -27,6 +28,24 @@ impl Document for Value {
     fn from_object(object: Map<String, Value>) -> Self {
         Value::Object(object)
     }
+    fn discard(self) {
+        discard(self);
+    }
+    fn duplicate(&self) -> Self {
+        // serde_json's `Clone` recurses once per nesting level.
+        tree::deep_clone(self)
+    }
+}
+
+/// Drops a replaced or removed value; a non-empty array or object is taken apart without
+/// recursion (serde_json's `Drop` recurses once per nesting level), anything else (the common
+/// case) is simply dropped.
+fn discard(value: Value) {
+    match &value {
+        Value::Array(items) if !items.is_empty() => tree::dismantle(value),
+        Value::Object(members) if !members.is_empty() => tree::dismantle(value),
+        _ => drop(value),
+    }
 }
 
 impl Object for Map<String, Value> {
@@ -43,18 +62,32 @@ impl Object for Map<String, Value> {
     }
     fn insert(&mut self, key: String, value: Value) {
         // Under `preserve_order` this is `IndexMap::insert`: an existing key keeps its position.
-        Map::insert(self, key, value);
+        if let Some(old) = Map::insert(self, key, value) {
+            discard(old);
+        }
     }
     fn remove(&mut self, key: &String) {
         // Not `Map::remove` under `preserve_order`: that is `swap_remove`, which moves the last
         // member into the hole and breaks the relative order of the survivors.
         #[cfg(feature = "preserve_order")]
-        Map::shift_remove(self, key.as_str());
+        let removed = Map::shift_remove(self, key.as_str());
         #[cfg(not(feature = "preserve_order"))]
-        if remove_keeps_order() {
-            Map::remove(self, key.as_str());
+        let removed = if remove_keeps_order() {
+            Map::remove(self, key.as_str())
         } else {
-            self.retain(|name, _| name != key);
+            // Rebuild in order (what `retain` does), keeping the removed value to discard.
+            let mut removed = None;
+            for (name, value) in core::mem::take(self) {
+                if name == *key {
+                    removed = Some(value);
+                } else {
+                    self.insert(name, value);
+                }
+            }
+            removed
+        };
+        if let Some(value) = removed {
+            discard(value);
         }
     }
     fn into_members(self) -> Self::IntoMembers {
