@@ -11,10 +11,12 @@
 //! assertion can panic (unwinding would drop it recursively).
 
 use metamerge::{compose, diff, merge, merge_in_place, merge_ref, Reason};
+mod common;
+
+use common::{dismantle, on_small_stack};
 use serde_json::{json, Map, Value};
 
 const DEPTH: usize = 100_000;
-const STACK: usize = 2 << 20;
 
 /// `{"k": {"k": ... leaf ...}}` with `depth` objects, built from the inside out.
 fn objects(depth: usize, leaf: Value) -> Value {
@@ -52,34 +54,12 @@ fn shape(value: &Value) -> (usize, usize, &Value) {
     }
 }
 
-/// Drops a deep value without recursing: takes every container's children out first.
-fn dismantle(value: Value) {
-    let mut stack = vec![value];
-    while let Some(mut value) = stack.pop() {
-        match &mut value {
-            Value::Object(map) => stack.extend(std::mem::take(map).into_iter().map(|(_, v)| v)),
-            Value::Array(items) => stack.append(items),
-            _ => {}
-        }
-    }
-}
-
 /// The `(objects, arrays, leaf)` shape of `value`, then `value` dismantled.
 fn shape_of(value: Value) -> (usize, usize, String) {
     let (objects, arrays, leaf) = shape(&value);
     let leaf = leaf.to_string();
     dismantle(value);
     (objects, arrays, leaf)
-}
-
-/// Runs `f` on a thread with a 2 MiB stack; a stack overflow there aborts the test binary.
-fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(f)
-        .expect("spawn")
-        .join()
-        .expect("the operation panicked on a 2 MiB stack")
 }
 
 /// Removes and returns the member `key` of the object `value` (`null` if absent).

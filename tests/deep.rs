@@ -4,10 +4,12 @@
 //! serde_json's own `Drop`, `Clone`, `PartialEq` and serializer recurse per level, so this test
 //! builds, inspects and drops deep values iteratively, and never compares them with `==`.
 
+mod common;
+
+use common::{dismantle, on_small_stack};
 use serde_json::{json, Map, Value};
 
 const DEPTH: usize = 100_000;
-const STACK: usize = 2 * 1024 * 1024;
 
 /// `{"k": {"k": ... leaf ...}}` with `depth` objects, built from the inside out.
 fn nested(depth: usize, leaf: Value) -> Value {
@@ -42,27 +44,6 @@ fn check_and_dismantle(value: Value, depth: usize, inner: Value) {
     );
     dismantle(value);
     assert!(ok, "{report}");
-}
-
-/// Drops a deep value without recursing: takes every container's children out first.
-fn dismantle(value: Value) {
-    let mut stack = vec![value];
-    while let Some(mut value) = stack.pop() {
-        match &mut value {
-            Value::Object(map) => stack.extend(std::mem::take(map).into_iter().map(|(_, v)| v)),
-            Value::Array(items) => stack.append(items),
-            _ => {}
-        }
-    }
-}
-
-fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(f)
-        .expect("spawn")
-        .join()
-        .expect("the merge overflowed or panicked on a 2 MiB stack")
 }
 
 #[test]

@@ -95,3 +95,27 @@ pub fn assert_order(target: &Value, patch: &Value, result: &Value, path: &str) {
         }
     }
 }
+
+/// Drops a deep value without recursing (serde_json's `Drop` recurses once per level): takes
+/// every container's children out first.
+pub fn dismantle(value: Value) {
+    let mut stack = vec![value];
+    while let Some(mut value) = stack.pop() {
+        match &mut value {
+            Value::Object(map) => stack.extend(std::mem::take(map).into_iter().map(|(_, v)| v)),
+            Value::Array(items) => stack.append(items),
+            _ => {}
+        }
+    }
+}
+
+/// Runs `f` on a thread with a 2 MiB stack and returns its result; panics (failing the test)
+/// if `f` panicked. A stack overflow aborts the whole test process.
+pub fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .expect("the operation panicked on a 2 MiB stack")
+}
