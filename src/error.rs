@@ -1,15 +1,17 @@
 //! The error of the streaming entry points [`merge_slice`](crate::merge_slice) and
-//! [`merge_str`](crate::merge_str): why a merge patch given as JSON text was rejected, and where.
+//! [`merge_str`](crate::merge_str), and of [`parse_slice`](crate::parse_slice): why a merge
+//! patch or document given as JSON text was rejected, and where.
 
 use core::fmt;
 
-/// Why a merge patch given as JSON text was rejected, with the line and column where it was
-/// noticed. When this is returned, the target was left exactly as it was before the call.
+/// Why a merge patch (or, for [`parse_slice`](crate::parse_slice), a document) given as JSON
+/// text was rejected, with the line and column where it was noticed. When a merge returns
+/// this, the target was left exactly as it was before the call.
 ///
 /// The message ([`Display`](fmt::Display)) is serde_json's, ending in
 /// `at line L column C`; for a duplicate key it names the key, for example
 /// ``duplicate key "a" in a merge patch object (RFC 7493 section 2.3) at line 1 column 10``
-/// for the patch `{"a":1,"a":null}`.
+/// for the patch `{"a":1,"a":null}` (``… in a JSON object …`` from `parse_slice`).
 ///
 /// ```
 /// use serde_json::json;
@@ -36,7 +38,7 @@ pub enum ErrorKind {
     Syntax,
     /// The patch ended in the middle of a JSON value.
     Eof,
-    /// A member name appears twice in one object of the patch. I-JSON (RFC 7493 section 2.3)
+    /// A member name appears twice in one object of the patch (or document). I-JSON (RFC 7493 section 2.3)
     /// forbids this, and applying both members in order would differ from parsing the patch
     /// first (where the last one silently wins); see [`Error::duplicate_key`].
     DuplicateKey,

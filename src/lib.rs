@@ -99,7 +99,7 @@ mod value;
 #[cfg(feature = "serde_json")]
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "serde_json")]
-pub use stream::{merge_slice, merge_str};
+pub use stream::{merge_slice, merge_str, parse_slice};
 #[cfg(feature = "serde_json")]
 pub use value::{merge, merge_in_place, merge_ref};
 

@@ -99,7 +99,13 @@ use crate::error::Error;
 /// # Ok::<(), metamerge::Error>(())
 /// ```
 pub fn merge_slice(target: &mut Value, patch: &[u8]) -> Result<(), Error> {
-    apply(target, serde_json::Deserializer::from_slice(patch), patch)
+    apply(
+        target,
+        serde_json::Deserializer::from_slice(patch),
+        patch,
+        false,
+    )
+    .map(drop)
 }
 
 /// Merges the merge patch given as JSON text into `target`, applying it while it is parsed
@@ -126,23 +132,92 @@ pub fn merge_str(target: &mut Value, patch: &str) -> Result<(), Error> {
         target,
         serde_json::Deserializer::from_str(patch),
         patch.as_bytes(),
+        false,
+    )
+    .map(drop)
+}
+
+/// Parses one JSON text into a `Value`, as `serde_json::from_slice` does, except that a member
+/// name repeated within one object is an error instead of the last one silently winning
+/// (I-JSON, RFC 7493 section 2.3).
+///
+/// Use it for documents whose duplicate keys would otherwise be lost without a word: the
+/// inputs of [`diff`](crate::diff) and [`compose`](crate::compose), or a target read from a
+/// file. (A merge patch is better applied straight from its bytes with [`merge_slice`], which
+/// rejects duplicates the same way.) The value is built exactly as `serde_json::from_slice`
+/// builds it: the same key order under `preserve_order` and number literals under
+/// `arbitrary_precision`.
+///
+/// # Errors
+///
+/// An [`Error`] with line and column when `json` is not one valid JSON text (RFC 8259;
+/// whitespace around it is allowed), holds a number serde_json cannot represent, nests deeper
+/// than serde_json's limit of 128, or repeats a member name within one object, anywhere
+/// ([`ErrorKind::DuplicateKey`], naming the key, at its second occurrence).
+///
+/// [`ErrorKind::DuplicateKey`]: crate::ErrorKind::DuplicateKey
+///
+/// # Cost
+///
+/// One parse, building the value as `from_slice` would (one map insert per member, which is
+/// also the duplicate check); when a duplicate is found, one more parse to name it and point at
+/// it.
+///
+/// # Examples
+///
+/// ```
+/// use serde_json::json;
+///
+/// let doc = metamerge::parse_slice(br#"{ "plan": "pro", "seats": [1, 2] }"#)?;
+/// assert_eq!(doc, json!({ "plan": "pro", "seats": [1, 2] }));
+///
+/// // serde_json::from_slice would keep `"plan": null` and drop "pro" without a word.
+/// let err = metamerge::parse_slice(b"{\n  \"plan\": \"pro\",\n  \"plan\": null\n}").unwrap_err();
+/// assert_eq!(err.kind(), metamerge::ErrorKind::DuplicateKey);
+/// assert_eq!(err.duplicate_key(), Some("plan"));
+/// assert_eq!((err.line(), err.column()), (3, 8));
+/// # Ok::<(), metamerge::Error>(())
+/// ```
+pub fn parse_slice(json: &[u8]) -> Result<Value, Error> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let mut log = Log::new(false);
+    let result = Any(Build { log: &mut log })
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+    result.map_err(|err| log.into_error(err, json, IN_DOCUMENT))
+}
+
+/// As [`merge_slice`], and also returns the names of the patch's top-level members in patch
+/// order (empty when the patch is not an object), for callers that validate them: the `http`
+/// service rejects unknown top-level fields, even those whose `null` leaves no trace in the
+/// result.
+#[cfg(feature = "http")]
+pub(crate) fn merge_slice_top_level(
+    target: &mut Value,
+    patch: &[u8],
+) -> Result<Vec<String>, Error> {
+    apply(
+        target,
+        serde_json::Deserializer::from_slice(patch),
+        patch,
+        true,
     )
 }
+
+/// What duplicate-key messages call the object: a merge patch's, or any JSON document's.
+const IN_PATCH: &str = "a merge patch object";
+const IN_DOCUMENT: &str = "a JSON object";
 
 fn apply<'de, R>(
     target: &mut Value,
     mut de: serde_json::Deserializer<R>,
     patch: &[u8],
-) -> Result<(), Error>
+    top_level: bool,
+) -> Result<Vec<String>, Error>
 where
     R: serde_json::de::Read<'de>,
 {
-    let mut log = Log {
-        undo: UndoLog::new(),
-        names: Vec::with_capacity(8),
-        duplicate_key: None,
-        duplicate_unnamed: false,
-    };
+    let mut log = Log::new(top_level);
     let result = Any(Root {
         log: &mut log,
         target,
@@ -153,20 +228,14 @@ where
         // A patch that is not an object replaces the target, once all of it has been read.
         Ok(Some(replacement)) => *target = replacement,
         Ok(None) => {}
-        Err(mut err) => {
-            let mut duplicate_key = log.duplicate_key.take();
-            if log.duplicate_unnamed {
-                // Found where values are built without a name at hand: read the patch again
-                // to name the first duplicate and point at it.
-                if let Some((located, key)) = locate_duplicate(patch) {
-                    (err, duplicate_key) = (located, Some(key));
-                }
-            }
-            log.roll_back(target);
-            return Err(Error::new(err, duplicate_key));
+        Err(err) => {
+            let undo = mem::replace(&mut log.undo, UndoLog::new());
+            let error = log.into_error(err, patch, IN_PATCH);
+            undo.roll_back(target);
+            return Err(error);
         }
     }
-    Ok(())
+    Ok(log.top_level.unwrap_or_default())
 }
 
 /// State shared by the whole walk: the undo log, the member names seen in the patch objects
@@ -179,6 +248,10 @@ struct Log<'de> {
     duplicate_key: Option<String>,
     /// A duplicate was found by a map insert (inside an array), which does not tell the name.
     duplicate_unnamed: bool,
+    /// Where to record the names of the patch's top-level members, if asked.
+    top_level: Option<Vec<String>>,
+    /// Set by [`Root`] just before it walks the top-level object; taken by that walk.
+    at_root: bool,
 }
 
 /// The undo log: a stack of [`Undo`] entries kept in chunks of under 1 KiB, so that it grows
@@ -259,9 +332,33 @@ enum Undo<'de> {
 }
 
 impl<'de> Log<'de> {
+    /// `top_level`: record the names of the patch's top-level members.
+    fn new(top_level: bool) -> Self {
+        Log {
+            undo: UndoLog::new(),
+            names: Vec::with_capacity(8),
+            duplicate_key: None,
+            duplicate_unnamed: false,
+            top_level: top_level.then(Vec::new),
+            at_root: false,
+        }
+    }
+
     fn duplicate<E: de::Error>(&mut self, key: &str) -> E {
         self.duplicate_key = Some(key.to_owned());
-        duplicate_error(key)
+        duplicate_error(key, IN_PATCH)
+    }
+
+    /// The [`Error`] for `err`, the first failure while reading `json`. A duplicate found where
+    /// values are built without a name at hand is named and located by reading `json` again.
+    fn into_error(self, mut err: serde_json::Error, json: &[u8], within: &str) -> Error {
+        let mut duplicate_key = self.duplicate_key;
+        if self.duplicate_unnamed {
+            if let Some((located, key)) = locate_duplicate(json, within) {
+                (err, duplicate_key) = (located, Some(key));
+            }
+        }
+        Error::new(err, duplicate_key)
     }
 
     /// A duplicate noticed only when its value was stored, past the repeated name: `apply`
@@ -270,10 +367,12 @@ impl<'de> Log<'de> {
         self.duplicate_unnamed = true;
         E::custom("duplicate key in a merge patch object")
     }
+}
 
+impl UndoLog<'_> {
     /// Reverses every change recorded, newest first.
     fn roll_back(self, target: &mut Value) {
-        let mut undo = self.undo.into_vec();
+        let mut undo = self.into_vec();
         if let Some(Undo::Root(_)) = undo.first() {
             // Everything after it happened inside the `{}` that replaced the root.
             if let Undo::Root(old) = undo.swap_remove(0) {
@@ -696,8 +795,14 @@ fn walk<'de, A: MapAccess<'de>>(
     mut members: A,
 ) -> Result<(), A::Error> {
     let mut seen = Seen::new(log);
+    let root = mem::take(&mut log.at_root);
     let mut next = first;
     while let Some(key) = next {
+        if root {
+            if let Some(names) = &mut log.top_level {
+                names.push(String::from(&*key));
+            }
+        }
         if fresh {
             // A repeat of a member stored in `object` is caught when it is stored; only the
             // names of `null` members, which are pruned, need remembering.
@@ -746,6 +851,7 @@ impl<'de> Sink<'de> for Root<'_, '_, 'de> {
         members: A,
     ) -> Result<Option<Value>, A::Error> {
         let Root { log, target } = self;
+        log.at_root = true;
         if let Value::Object(object) = target {
             walk(log, object, false, first, members)?;
         } else {
@@ -914,30 +1020,37 @@ impl<'de> Sink<'de> for Build<'_, 'de> {
     }
 }
 
-fn duplicate_error<E: de::Error>(key: &str) -> E {
+/// `within` is [`IN_PATCH`] or [`IN_DOCUMENT`].
+fn duplicate_error<E: de::Error>(key: &str, within: &str) -> E {
     E::custom(format_args!(
-        "duplicate key {key:?} in a merge patch object (RFC 7493 section 2.3)"
+        "duplicate key {key:?} in {within} (RFC 7493 section 2.3)"
     ))
 }
 
-/// Reads `patch` again, checking every object for a repeated member name, and returns the
+/// Reads `json` again, checking every object for a repeated member name, and returns the
 /// error for the first one (named, at its second occurrence) with the name. Only used once a
 /// duplicate is known to exist.
-fn locate_duplicate(patch: &[u8]) -> Option<(serde_json::Error, String)> {
+fn locate_duplicate(json: &[u8], within: &str) -> Option<(serde_json::Error, String)> {
     let mut found = None;
-    let mut de = serde_json::Deserializer::from_slice(patch);
-    match (Locate { found: &mut found }).deserialize(&mut de) {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    match (Locate {
+        found: &mut found,
+        within,
+    })
+    .deserialize(&mut de)
+    {
         Err(err) => found.map(|key| (err, key)),
         Ok(()) => None,
     }
 }
 
 /// Walks any JSON value, failing at the first member name repeated within one object.
-struct Locate<'f> {
+struct Locate<'f, 'w> {
     found: &'f mut Option<String>,
+    within: &'w str,
 }
 
-impl<'de> DeserializeSeed<'de> for Locate<'_> {
+impl<'de> DeserializeSeed<'de> for Locate<'_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -945,7 +1058,7 @@ impl<'de> DeserializeSeed<'de> for Locate<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Locate<'_> {
+impl<'de> Visitor<'de> for Locate<'_, '_> {
     type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -980,6 +1093,7 @@ impl<'de> Visitor<'de> for Locate<'_> {
         while elements
             .next_element_seed(Locate {
                 found: &mut *self.found,
+                within: self.within,
             })?
             .is_some()
         {}
@@ -990,13 +1104,14 @@ impl<'de> Visitor<'de> for Locate<'_> {
         let mut names = HashSet::new();
         while let Some(name) = members.next_key_seed(Name)? {
             if names.contains(&name) {
-                let err = duplicate_error(&name);
+                let err = duplicate_error(&name, self.within);
                 *self.found = Some(name.into_owned());
                 return Err(err);
             }
             names.insert(name);
             members.next_value_seed(Locate {
                 found: &mut *self.found,
+                within: self.within,
             })?;
         }
         Ok(())

@@ -1331,20 +1331,90 @@ fn empty_and_whitespace_only_inputs_are_a_located_error() {
     ]);
     let dir = dir.path();
     let reason = "invalid JSON: the input is empty or only whitespace";
-    assert_eq!(
+    // Columns are 1-based: an empty input is at 1:1, not serde_json's 1:0.
+    let lines = [
         error_line(dir, &["merge", "empty.json", "doc.json"], None),
-        format!("metamerge: empty.json:1:0: {reason}")
-    );
-    assert_eq!(
         error_line(dir, &["diff", "doc.json", "blank.json"], None),
-        format!("metamerge: blank.json:3:1: {reason}")
-    );
-    assert_eq!(
         error_line(dir, &["merge", "doc.json", "-"], Some("")),
-        format!("metamerge: <stdin>:1:0: {reason}")
+        error_line(dir, &["compose", "-", "doc.json"], Some("\n\n")),
+        error_line(dir, &["merge", "doc.json", "empty.json"], None),
+    ];
+    assert_eq!(
+        lines,
+        [
+            format!("metamerge: empty.json:1:1: {reason}"),
+            format!("metamerge: blank.json:3:1: {reason}"),
+            format!("metamerge: <stdin>:1:1: {reason}"),
+            format!("metamerge: <stdin>:3:1: {reason}"),
+            format!("metamerge: empty.json:1:1: {reason}"),
+        ]
+    );
+    insta::assert_snapshot!("error_empty_input", lines.join("\n"));
+    // Input that ends with a newline inside a value: the next line, column 1.
+    let dir = dir_with(&[("doc.json", "{}"), ("cut.json", "{\"a\":\n")]);
+    assert_eq!(
+        error_line(dir.path(), &["merge", "doc.json", "cut.json"], None),
+        "metamerge: cut.json:2:1: invalid JSON: EOF while parsing a value"
+    );
+}
+
+/// `diff` and `compose` read their inputs with `metamerge::parse_slice`, and `merge` its BASE:
+/// an object that repeats a member name (I-JSON, RFC 7493 section 2.3) is a located error, as
+/// in `merge`'s patches, instead of the last one silently winning. Exit 2, nothing written.
+#[test]
+fn error_duplicate_key_in_diff_compose_and_base_inputs() {
+    let dir = dir_with(&[
+        ("doc.json", r#"{"plan":"free","seats":1}"#),
+        ("patch.json", r#"{"seats":2}"#),
+        (
+            "dup_doc.json",
+            "{\n  \"plan\": \"free\",\n  \"billing\": {\"card\": 1, \"card\": null}\n}\n",
+        ),
+        ("dup_top.json", r#"{"seats":2,"plan":"pro","seats":3}"#),
+        ("dup_array.json", r#"{"list":[{"k":1},{"k":1,"k":2}]}"#),
+        ("dup_escaped.json", r#"{"a":1,"\u0061":2}"#),
+        ("out.json", "previous\n"),
+    ]);
+    let dir = dir.path();
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["diff", "dup_doc.json", "doc.json"],
+        vec!["diff", "doc.json", "dup_top.json"],
+        vec!["diff", "doc.json", "-"],
+        vec!["compose", "dup_top.json", "patch.json"],
+        vec!["compose", "patch.json", "dup_array.json"],
+        vec!["compose", "patch.json", "dup_escaped.json"],
+        vec!["merge", "dup_doc.json", "patch.json"],
+    ];
+    let mut lines = Vec::new();
+    for mut args in runs {
+        args.extend(["-o", "out.json"]);
+        let stdin = args.contains(&"-").then_some(r#"{"x":{"y":1,"y":1}}"#);
+        let line = error_line(dir, &args, stdin);
+        assert!(line.contains("duplicate key \""), "{args:?}: {line}");
+        assert_eq!(
+            fs::read_to_string(dir.join("out.json")).unwrap(),
+            "previous\n",
+            "{args:?}: output untouched"
+        );
+        lines.push(line);
+    }
+    assert_eq!(
+        lines[0],
+        "metamerge: dup_doc.json:3:31: invalid document: duplicate key \"card\" in an object \
+         (RFC 7493 section 2.3)"
     );
     assert_eq!(
-        error_line(dir, &["compose", "-", "doc.json"], Some("\n\n")),
-        format!("metamerge: <stdin>:3:0: {reason}")
+        lines[3],
+        "metamerge: dup_top.json:1:31: invalid merge patch: duplicate key \"seats\" in a merge \
+         patch object (RFC 7493 section 2.3)"
     );
+    insta::assert_snapshot!("error_duplicate_key_in_inputs", lines.join("\n"));
+    // The same names in different objects are fine.
+    let dir = dir_with(&[
+        ("old.json", r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#),
+        ("new.json", r#"{"a":{"a":2},"b":[{"a":1}]}"#),
+    ]);
+    let run = run_in(dir.path(), &["diff", "old.json", "new.json"], None);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    assert_eq!(run.stdout, "{\"a\":{\"a\":2},\"b\":[{\"a\":1}]}\n");
 }

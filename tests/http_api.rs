@@ -966,3 +966,241 @@ async fn in_memory_database_works() {
     assert_eq!(reply.body["public_metadata"], json!({"a": 1}));
     s.stop().await;
 }
+
+/// A metadata PATCH body is applied while it is parsed (`metamerge::merge_slice`), so a member
+/// name repeated within one object of the body is rejected (I-JSON, RFC 7493 section 2.3):
+/// applying both in order would differ from parse-then-merge, where the last one silently wins.
+/// The error is Clerk's 400 for a malformed body, naming the key with line and column; nothing
+/// is stored, on both endpoints.
+#[tokio::test]
+async fn metadata_patch_duplicate_key_is_a_located_400_and_changes_nothing() {
+    let (s, _db) = server().await;
+    let org = s.create_org("Acme").await;
+    s.add_member(&org, "user_1", "org:member").await;
+    let seeded = s
+        .patch_metadata(
+            &org,
+            "user_1",
+            json!({"public_metadata": {"plan": "free", "seats": 1}, "private_metadata": {"p": 1}}),
+        )
+        .await;
+    assert_eq!(seeded.status, StatusCode::OK, "{}", seeded.text);
+    let member_before = s.membership(&org, "user_1").await;
+    let org_path = format!("/v1/organizations/{org}");
+    let org_before = s.get(&org_path).await.body;
+
+    let cases = [
+        // Top level: the second one would remove the first's changes.
+        (
+            r#"{"public_metadata": {"plan": "pro"}, "public_metadata": null}"#,
+            "public_metadata",
+            "line 1 column 54",
+        ),
+        // Nested, after other members were already applied.
+        (
+            "{\n  \"private_metadata\": {\"p\": 2},\n  \"public_metadata\": {\n    \"seats\": 5,\n    \"plan\": \"pro\",\n    \"plan\": null\n  }\n}",
+            "plan",
+            "line 6 column 10",
+        ),
+        // Inside an array value.
+        (
+            r#"{"public_metadata": {"list": [{"k": 1, "k": 2}]}}"#,
+            "k",
+            "line 1 column 42",
+        ),
+    ];
+    for (body, key, at) in cases {
+        for path in [
+            format!("/v1/organizations/{org}/memberships/user_1/metadata"),
+            format!("/v1/organizations/{org}/metadata"),
+        ] {
+            let reply = TestServer::reply(
+                s.raw(Method::PATCH, &path)
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path} {body}");
+            assert_eq!(reply.error_code(), "request_body_invalid", "{body}");
+            let long = reply.body["errors"][0]["long_message"].as_str().unwrap();
+            assert_eq!(
+                long,
+                format!(
+                    "the request body is invalid: the body is not a valid merge patch: \
+                     duplicate key \"{key}\" in a merge patch object (RFC 7493 section 2.3) at {at}"
+                ),
+                "{path} {body}"
+            );
+            if key == "plan" && path.ends_with("user_1/metadata") {
+                snapshot!("error_request_body_invalid_duplicate_key", &reply.body);
+            }
+        }
+    }
+    // Nothing was stored, not even `updated_at`.
+    assert_eq!(s.membership(&org, "user_1").await, member_before);
+    assert_eq!(s.get(&org_path).await.body, org_before);
+
+    // The same name in different objects is fine.
+    let reply = s
+        .patch_metadata(
+            &org,
+            "user_1",
+            json!({"public_metadata": {"plan": {"plan": 1}}, "private_metadata": {"plan": 2}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.body["public_metadata"],
+        json!({"plan": {"plan": 1}, "seats": 1})
+    );
+    s.stop().await;
+}
+
+/// The body is applied as it is read, so by the time the parser meets bad JSON at the end of
+/// a valid-looking body, most of its members have been applied: they are all undone, and
+/// nothing is stored (neither metadata field, nor `updated_at`), on both endpoints. The error
+/// gives line and column. A bad body still gets its 400 (or 422) before a 404 for a missing
+/// organization or membership.
+#[tokio::test]
+async fn metadata_patch_invalid_json_at_the_end_changes_nothing() {
+    let (s, _db) = server().await;
+    let org = s.create_org("Acme").await;
+    s.add_member(&org, "user_1", "org:member").await;
+    let seed = json!({
+        "public_metadata": {"zeta": 1, "keep": "me", "nested": {"a": [1, 2], "b": {"c": true}}},
+        "private_metadata": {"secret": "s", "count": 18446744073709551616u128}
+    });
+    let seeded = s.patch_metadata(&org, "user_1", seed.clone()).await;
+    assert_eq!(seeded.status, StatusCode::OK, "{}", seeded.text);
+    let seeded = s
+        .patch(&format!("/v1/organizations/{org}/metadata"), seed)
+        .await;
+    assert_eq!(seeded.status, StatusCode::OK, "{}", seeded.text);
+    let member_before = s.membership(&org, "user_1").await;
+    let org_path = format!("/v1/organizations/{org}");
+    let org_before = s.get(&org_path).await.body;
+
+    let valid = "{\"public_metadata\": {\"zeta\": null, \"keep\": \"changed\", \"nested\": {\"a\": null, \"b\": {\"c\": false, \"d\": 1}}, \"new\": [1]},\n \"private_metadata\": {\"secret\": null, \"count\": 0, \"more\": {\"x\": 1}}";
+    let cases = [
+        (
+            format!("{valid}}} x"),
+            "trailing characters at line 2 column 70",
+        ),
+        (
+            valid.to_owned(),
+            "EOF while parsing an object at line 2 column 67",
+        ),
+        (
+            format!("{valid}, \"z\": tru}}"),
+            "expected ident at line 2 column 78",
+        ),
+        (format!("{valid},}}"), "trailing comma at line 2 column 69"),
+    ];
+    for (body, needle) in &cases {
+        for path in [
+            format!("/v1/organizations/{org}/memberships/user_1/metadata"),
+            format!("/v1/organizations/{org}/metadata"),
+        ] {
+            let reply = TestServer::reply(
+                s.raw(Method::PATCH, &path)
+                    .header("content-type", "application/json")
+                    .body(body.clone()),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path} {body}");
+            assert_eq!(reply.error_code(), "request_body_invalid", "{body}");
+            let long = reply.body["errors"][0]["long_message"].as_str().unwrap();
+            assert_eq!(
+                long,
+                format!("the request body is invalid: the body is not valid JSON: {needle}"),
+                "{path}"
+            );
+        }
+    }
+    assert_eq!(s.membership(&org, "user_1").await, member_before);
+    assert_eq!(s.get(&org_path).await.body, org_before);
+
+    // The valid body, closed, applies all of it.
+    let reply = TestServer::reply(
+        s.raw(
+            Method::PATCH,
+            &format!("/v1/organizations/{org}/memberships/user_1/metadata"),
+        )
+        .header("content-type", "application/json")
+        .body(format!("{valid}}}")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.body["public_metadata"],
+        json!({"keep": "changed", "nested": {"b": {"c": false, "d": 1}}, "new": [1]})
+    );
+    assert_eq!(
+        reply.body["private_metadata"],
+        json!({"count": 0, "more": {"x": 1}})
+    );
+
+    // Bad bodies get their 400 or 422 before the 404 of a missing membership or organization,
+    // and a top-level `null` for an unknown field is still unknown.
+    for path in [
+        format!("/v1/organizations/{org}/memberships/user_2/metadata"),
+        "/v1/organizations/org_missing/metadata".to_owned(),
+    ] {
+        for (body, status, code) in [
+            (
+                cases[0].0.as_str(),
+                StatusCode::BAD_REQUEST,
+                "request_body_invalid",
+            ),
+            (
+                r#"{"a": 1, "a": 2}"#,
+                StatusCode::BAD_REQUEST,
+                "request_body_invalid",
+            ),
+            (
+                r#"{"public_metadata": null}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "form_param_value_invalid",
+            ),
+            (
+                r#"{"unsafe_metadata": null}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "form_param_unknown",
+            ),
+            (
+                r#"{"public_metadata": {"a": 1}}"#,
+                StatusCode::NOT_FOUND,
+                "resource_not_found",
+            ),
+        ] {
+            let reply = TestServer::reply(
+                s.raw(Method::PATCH, &path)
+                    .header("content-type", "application/json")
+                    .body(body.to_owned()),
+            )
+            .await;
+            assert_eq!(
+                (reply.status, reply.error_code()),
+                (status, code),
+                "{path} {body}"
+            );
+        }
+    }
+    let unknown_null = TestServer::reply(
+        s.raw(
+            Method::PATCH,
+            &format!("/v1/organizations/{org}/memberships/user_1/metadata"),
+        )
+        .header("content-type", "application/json")
+        .body(r#"{"public_metadata": {"x": 1}, "unsafe_metadata": null}"#),
+    )
+    .await;
+    assert_eq!(
+        unknown_null.error_params(),
+        [(
+            "form_param_unknown".to_owned(),
+            "unsafe_metadata".to_owned()
+        )]
+    );
+    s.stop().await;
+}

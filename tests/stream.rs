@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use metamerge::{merge, merge_slice, merge_str, ErrorKind};
+use metamerge::{merge, merge_slice, merge_str, parse_slice, ErrorKind};
 use proptest::prelude::*;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Value};
@@ -81,9 +81,38 @@ enum Outcome {
     Rejected,
 }
 
+/// Checks `parse_slice` against its reference: `serde_json::from_slice`, and [`Unique`] for
+/// duplicate names. The same value (as text: key order, number literals) or an error.
+fn check_parse(json: &[u8]) {
+    let shown = String::from_utf8_lossy(json);
+    let want = serde_json::from_slice::<Value>(json)
+        .ok()
+        .filter(|_| serde_json::from_slice::<Unique>(json).is_ok());
+    match (parse_slice(json), want) {
+        (Ok(got), Some(want)) => assert_eq!(text(&got), text(&want), "parse_slice: {shown}"),
+        (Err(err), None) => {
+            assert!(err.line() >= 1, "parse_slice: no line in {err}");
+            // Valid JSON is rejected only for a duplicate, which is named. (Invalid JSON may
+            // be rejected for a duplicate met before the syntax error.)
+            if serde_json::from_slice::<Value>(json).is_ok() {
+                assert_eq!(err.kind(), ErrorKind::DuplicateKey, "parse_slice: {shown}");
+            }
+            assert_eq!(
+                err.kind() == ErrorKind::DuplicateKey,
+                err.duplicate_key().is_some(),
+                "parse_slice: {shown}: {err}"
+            );
+        }
+        (Ok(got), None) => panic!("parse_slice: accepted invalid {shown}: got {got}"),
+        (Err(err), Some(_)) => panic!("parse_slice: rejected valid {shown} ({err})"),
+    }
+}
+
 /// Runs `patch` through `merge_slice` (and `merge_str` when it is UTF-8) and checks the
 /// result against [`reference`]: the same text on success, the target untouched on failure.
+/// Also checks `parse_slice` on the same bytes ([`check_parse`]).
 fn check(target: &Value, patch: &[u8]) -> Outcome {
+    check_parse(patch);
     let want = reference(target, patch);
     let mut outcome = None;
     let mut runs = Vec::new();
@@ -309,6 +338,16 @@ fn duplicate_keys_are_rejected_with_key_and_position() {
         assert_eq!((err.line(), err.column()), (line, column), "{patch}: {err}");
         assert_eq!(text(&got), text(&target), "{patch}");
         assert_eq!(reference(&target, patch.as_bytes()), None);
+        // `parse_slice` names and places it the same way, as a document's duplicate.
+        let err = parse_slice(patch.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DuplicateKey, "{patch}: {err}");
+        assert_eq!(err.duplicate_key(), Some(key), "{patch}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("duplicate key \"{key}\" in a JSON object")),
+            "{err}"
+        );
+        assert_eq!((err.line(), err.column()), (line, column), "{patch}: {err}");
     }
     // A target that is not an object becomes `{}`, which the patch then fills.
     let mut scalar = json!([1]);

@@ -6,6 +6,11 @@ the fuzz targets parse, see fuzz/src/lib.rs):
 - merge:   target NUL patch                          (tests/vectors/merge.json)
 - diff:    original NUL modified                      (tests/vectors/diff.json)
 - compose: patch1 NUL patch2 [NUL counterexample_document]  (tests/vectors/compose.json)
+- merge_slice: target NUL patch, from tests/vectors/merge.json as for merge, plus for each
+  vector two patches that must be rejected (the target must then be left as it was):
+  NAME.cut, the patch text without its last byte, and, for a patch object with members,
+  NAME.duplicate, the patch with its first member repeated at the end (a duplicate key,
+  RFC 7493 section 2.3)
 
 Key order and integers are kept as written; a vector holding a number that Python cannot
 write back exactly (a float whose shortest form differs) stops the script.
@@ -24,6 +29,12 @@ FIELDS = {
     "diff": ["original", "modified"],
     "compose": ["patch1", "patch2", "counterexample_document"],
 }
+# Targets whose seeds are derived from another target's vectors.
+DERIVED = ["merge_slice"]
+
+
+def dumps(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def exact_float(text):
@@ -38,12 +49,23 @@ def seeds():
         path = ROOT / "tests" / "vectors" / f"{target}.json"
         vectors = json.loads(path.read_text(encoding="utf-8"), parse_float=exact_float)
         for vector in vectors:
-            texts = [
-                json.dumps(vector[field], ensure_ascii=False, separators=(",", ":"))
-                for field in fields
-                if field in vector
-            ]
+            texts = [dumps(vector[field]) for field in fields if field in vector]
             yield target, vector["name"], b"\0".join(t.encode("utf-8") for t in texts)
+            if target == "merge":
+                yield from merge_slice_seeds(vector)
+
+
+def merge_slice_seeds(vector):
+    """The merge_slice seeds of one merge vector: as it is, cut, and with a duplicate key."""
+    target = dumps(vector["target"]).encode("utf-8") + b"\0"
+    patch = dumps(vector["patch"]).encode("utf-8")
+    yield "merge_slice", vector["name"], target + patch
+    yield "merge_slice", vector["name"] + ".cut", target + patch[:-1]
+    members = vector["patch"]
+    if isinstance(members, dict) and members:
+        name, value = next(iter(members.items()))
+        again = b"," + dumps(name).encode("utf-8") + b":" + dumps(value).encode("utf-8")
+        yield "merge_slice", vector["name"] + ".duplicate", patch[:-1] + again + b"}"
 
 
 def main():
@@ -51,7 +73,7 @@ def main():
     wanted = {}
     for target, name, data in seeds():
         wanted[SEEDS / target / name] = data
-    existing = {p for t in FIELDS for p in (SEEDS / t).glob("*")}
+    existing = {p for t in [*FIELDS, *DERIVED] for p in (SEEDS / t).glob("*")}
     stale = sorted(
         str(p.relative_to(ROOT))
         for p in set(wanted) | existing

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use super::io::{self, OutputArgs, Source};
+use super::io::{self, OutputArgs, Role, Source};
 use super::CliError;
 
 /// Arguments of `metamerge compose`.
@@ -30,14 +30,14 @@ pub struct ComposeArgs {
 /// [`metamerge::compose`]), then serializing the result.
 ///
 /// # Errors
-/// [`CliError`] for `-` given twice, an unreadable input, invalid JSON (with line and column),
-/// patches no single merge patch is equivalent to ([`CliError::Unrepresentable`], naming both
+/// [`CliError`] for `-` given twice, an unreadable input, invalid JSON or an object that
+/// repeats a member name (with line and column), patches no single merge patch is equivalent to ([`CliError::Unrepresentable`], naming both
 /// inputs and the JSON Pointer) or an unwritable output; an existing output file is then left
 /// as it was.
 pub fn run(args: ComposeArgs) -> Result<(), CliError> {
     io::check_stdin_once([&args.first, &args.second])?;
-    let first = io::read(&args.first)?;
-    let second = io::read(&args.second)?;
+    let first = io::read(&args.first, Role::MergePatch)?;
+    let second = io::read(&args.second, Role::MergePatch)?;
     let composed =
         metamerge::compose(&first, &second).map_err(|error| CliError::Unrepresentable {
             inputs: format!("{} then {}", args.first.name(), args.second.name()),

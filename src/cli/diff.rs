@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use super::io::{self, OutputArgs, Source};
+use super::io::{self, OutputArgs, Role, Source};
 use super::CliError;
 
 /// Arguments of `metamerge diff`.
@@ -29,14 +29,14 @@ pub struct DiffArgs {
 /// [`metamerge::diff`]), then serializing the patch.
 ///
 /// # Errors
-/// [`CliError`] for `-` given twice, an unreadable input, invalid JSON (with line and column),
-/// NEW holding a `null` member that no merge patch can produce ([`CliError::Unrepresentable`],
+/// [`CliError`] for `-` given twice, an unreadable input, invalid JSON or an object that
+/// repeats a member name (with line and column), NEW holding a `null` member that no merge patch can produce ([`CliError::Unrepresentable`],
 /// naming NEW and the JSON Pointer) or an unwritable output; an existing output file is then
 /// left as it was.
 pub fn run(args: DiffArgs) -> Result<(), CliError> {
     io::check_stdin_once([&args.old, &args.new])?;
-    let old = io::read(&args.old)?;
-    let new = io::read(&args.new)?;
+    let old = io::read(&args.old, Role::Document)?;
+    let new = io::read(&args.new, Role::Document)?;
     let patch = metamerge::diff(&old, &new).map_err(|error| CliError::Unrepresentable {
         inputs: args.new.name(),
         error,

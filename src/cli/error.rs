@@ -20,14 +20,16 @@ pub enum CliError {
 
     /// An input is not a JSON document: a syntax error, an unexpected end, trailing characters,
     /// or nesting deeper than serde_json's recursion limit (127 levels of arrays and objects);
-    /// or a merge patch repeats a member name within one object (I-JSON, RFC 7493 section 2.3).
+    /// or an input (document or merge patch) repeats a member name within one object (I-JSON,
+    /// RFC 7493 section 2.3).
     #[error("{input}:{line}:{column}: {reason}")]
     Json {
         /// The input's name: its path as given, or `<stdin>`.
         input: String,
         /// 1-based line of the error.
         line: usize,
-        /// 1-based column (in bytes) of the error; 0 when it is at the start of a line.
+        /// 1-based column (in bytes) of the error; at least 1, also for an empty input or an
+        /// input that ends with a newline (where the missing text would start).
         column: usize,
         /// What is wrong, e.g. `invalid JSON: expected ',' or '}' after object member`.
         reason: String,

@@ -1,10 +1,11 @@
 //! Where documents come from and where results go, shared by every subcommand.
 //!
 //! - Input: a [`Source`] is a file path, or stdin for `-`. [`read`] reads and parses the whole
-//!   document (into memory, then `serde_json::from_slice`), turning failures into a
-//!   [`CliError`] that names the input, and the line and column for invalid JSON.
-//!   [`apply_patch`] reads a merge patch and applies it to a target while parsing it
-//!   ([`metamerge::merge_slice`]), rejecting duplicate member names.
+//!   document (into memory, then [`metamerge::parse_slice`]), turning failures into a
+//!   [`CliError`] that names the input, and the line and column for invalid JSON and for a
+//!   member name repeated within one object (I-JSON, RFC 7493 section 2.3: parsing would keep
+//!   only the last one without a word). [`apply_patch`] reads a merge patch and applies it to
+//!   a target while parsing it ([`metamerge::merge_slice`]), rejecting duplicates the same way.
 //!   [`check_stdin_once`] rejects `-` given twice before anything is read.
 //! - Output: [`OutputArgs`] (`--pretty`, `-o/--output FILE`) writes a result as compact or
 //!   indented JSON plus a newline, to stdout or atomically to a file: the bytes go to a temporary
@@ -72,10 +73,20 @@ pub fn check_stdin_once<'a>(sources: impl IntoIterator<Item = &'a Source>) -> Re
     Ok(())
 }
 
-/// Reads `source` to its end and parses it as one JSON document. Key order and number literals
-/// are kept as written (the `cli` feature turns on serde_json's `preserve_order` and
-/// `arbitrary_precision`), except that serde_json spells exponents `e+N`/`e-N` (`1E5` is read as
-/// `1e+5`, see `serde_json::Number::as_str`). Memory: the file's bytes plus the parsed document.
+/// What an input is, for the wording of its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A JSON document: `merge`'s BASE, `diff`'s OLD and NEW.
+    Document,
+    /// A merge patch: `merge`'s PATCHes, `compose`'s FIRST and SECOND.
+    MergePatch,
+}
+
+/// Reads `source` to its end and parses it as one JSON document, with
+/// [`metamerge::parse_slice`]. Key order and number literals are kept as written (the `cli`
+/// feature turns on serde_json's `preserve_order` and `arbitrary_precision`), except that
+/// serde_json spells exponents `e+N`/`e-N` (`1E5` is read as `1e+5`, see
+/// `serde_json::Number::as_str`). Memory: the file's bytes plus the parsed document.
 ///
 /// # Errors
 /// - [`CliError::Read`] when the file or stdin cannot be read (the OS reason).
@@ -84,20 +95,14 @@ pub fn check_stdin_once<'a>(sources: impl IntoIterator<Item = &'a Source>) -> Re
 ///   section 8.1 allows), with serde_json's line, column and reason; this covers bytes that are
 ///   not UTF-8, `\u` escapes of unpaired surrogates (`"\ud800"`), trailing characters and
 ///   empty or whitespace-only input. Documents nested deeper than serde_json's recursion limit
-///   (127 levels of arrays and objects) are rejected the same way.
-pub fn read(source: &Source) -> Result<Value, CliError> {
+///   (127 levels of arrays and objects) are rejected the same way, and so is an object that
+///   repeats a member name, anywhere (I-JSON, RFC 7493 section 2.3), named with the line and
+///   column of its second occurrence; `role` words that reason (`invalid document: ` or
+///   `invalid merge patch: `).
+pub fn read(source: &Source, role: Role) -> Result<Value, CliError> {
     let bytes = read_bytes(source)?;
     let (text, skipped) = skip_bom(&bytes);
-    serde_json::from_slice(text).map_err(|error| {
-        let message = error.to_string();
-        json_error(
-            source,
-            &message,
-            (error.line(), error.column()),
-            skipped,
-            is_blank(text),
-        )
-    })
+    metamerge::parse_slice(text).map_err(|error| json_error(source, &error, skipped, text, role))
 }
 
 /// Reads `source` (a file or stdin) to its end, without parsing it.
@@ -131,16 +136,8 @@ pub fn read_bytes(source: &Source) -> Result<Vec<u8>, CliError> {
 pub fn apply_patch(target: &mut Value, source: &Source) -> Result<(), CliError> {
     let bytes = read_bytes(source)?;
     let (text, skipped) = skip_bom(&bytes);
-    metamerge::merge_slice(target, text).map_err(|error| {
-        let message = error.to_string();
-        json_error(
-            source,
-            &message,
-            (error.line(), error.column()),
-            skipped,
-            is_blank(text),
-        )
-    })
+    metamerge::merge_slice(target, text)
+        .map_err(|error| json_error(source, &error, skipped, text, Role::MergePatch))
 }
 
 /// The UTF-8 byte order mark (U+FEFF), skipped at the start of an input.
@@ -162,43 +159,54 @@ fn is_blank(text: &[u8]) -> bool {
         .all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
-/// Turns a parse error (serde_json's, or [`metamerge::Error`], whose message has the same form)
-/// into [`CliError::Json`]: the location moves to the front (`file:line:column`, as compilers
-/// print it) and out of the reason. `skipped` bytes (a byte order mark) were cut from the start
-/// of the input before parsing; columns on the first line are shifted back so that they count
-/// the file's bytes. `blank` says the input held nothing but JSON whitespace (or nothing at
-/// all): the reason then says so.
+/// Turns a parse error of `text` (from [`metamerge::parse_slice`] or
+/// [`metamerge::merge_slice`]) into [`CliError::Json`]: the location moves to the front
+/// (`file:line:column`, as compilers print it) and out of the reason. `skipped` bytes (a byte
+/// order mark) were cut from the start of the input before parsing; columns on the first line
+/// are shifted back so that they count the file's bytes. Columns are 1-based: serde_json's
+/// column 0 (nothing read yet on that line: an empty input, or input ending with a newline)
+/// becomes column 1, where the missing text would start. An input of nothing but JSON
+/// whitespace (or nothing at all) gets a reason that says so.
 ///
 /// Three of serde_json's reasons are reworded because they name the wrong thing: its
 /// "invalid unicode code point" is bytes that are not UTF-8, and its "unexpected end of hex
 /// escape" and "lone leading surrogate in hex escape" are a `\u` escape of a UTF-16 surrogate
 /// (U+D800 to U+DFFF) that is not part of a high-low pair (its column is just past the escape).
-/// A repeated member name in a merge patch (`metamerge::merge_slice`) is an invalid merge
-/// patch.
+/// A repeated member name is an invalid document or merge patch, per `role`.
 fn json_error(
     source: &Source,
-    message: &str,
-    (line, column): (usize, usize),
+    error: &metamerge::Error,
     skipped: usize,
-    blank: bool,
+    text: &[u8],
+    role: Role,
 ) -> CliError {
-    // serde_json's Display is "{reason} at line {line} column {column}" (no suffix at line 0).
+    let (line, column) = (error.line(), error.column());
+    // The Display is "{reason} at line {line} column {column}" (no suffix at line 0).
+    let message = error.to_string();
     let location = format!(" at line {line} column {column}");
-    let message = message.strip_suffix(&location).unwrap_or(message);
-    let reason = match message {
-        _ if blank => "invalid JSON: the input is empty or only whitespace".to_owned(),
-        "recursion limit exceeded" => {
+    let message = message.strip_suffix(&location).unwrap_or(&message);
+    let reason = match (message, error.duplicate_key()) {
+        (_, Some(key)) => match role {
+            Role::MergePatch => format!(
+                "invalid merge patch: duplicate key {key:?} in a merge patch object \
+                 (RFC 7493 section 2.3)"
+            ),
+            Role::Document => format!(
+                "invalid document: duplicate key {key:?} in an object (RFC 7493 section 2.3)"
+            ),
+        },
+        _ if is_blank(text) => "invalid JSON: the input is empty or only whitespace".to_owned(),
+        ("recursion limit exceeded", _) => {
             "JSON nested more than 127 levels deep (serde_json's recursion limit)".to_owned()
         }
-        "invalid unicode code point" => {
+        ("invalid unicode code point", _) => {
             "invalid JSON: not UTF-8 (RFC 8259 section 8.1 requires UTF-8)".to_owned()
         }
-        "unexpected end of hex escape" | "lone leading surrogate in hex escape" => {
+        ("unexpected end of hex escape" | "lone leading surrogate in hex escape", _) => {
             "invalid JSON: unpaired UTF-16 surrogate in a \\u escape (a \\uD800-\\uDBFF escape \
              must be followed by a \\uDC00-\\uDFFF one)"
                 .to_owned()
         }
-        _ if message.starts_with("duplicate key ") => format!("invalid merge patch: {message}"),
         _ => format!("invalid JSON: {message}"),
     };
     let column = match line {
@@ -208,7 +216,7 @@ fn json_error(
     CliError::Json {
         input: source.name(),
         line,
-        column,
+        column: column.max(1),
         reason,
     }
 }

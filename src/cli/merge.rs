@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use super::io::{self, OutputArgs, Source};
+use super::io::{self, OutputArgs, Role, Source};
 use super::CliError;
 
 /// Arguments of `metamerge merge`.
@@ -36,11 +36,11 @@ pub struct MergeArgs {
 ///
 /// # Errors
 /// [`CliError`] for `-` given twice, an unreadable input, invalid JSON (with line and column),
-/// a patch object that repeats a member name (with the line and column of the repeat), or an
-/// unwritable output; an existing output file is then left as it was.
+/// an object in BASE or a patch that repeats a member name (with the line and column of the
+/// repeat), or an unwritable output; an existing output file is then left as it was.
 pub fn run(args: MergeArgs) -> Result<(), CliError> {
     io::check_stdin_once(std::iter::once(&args.base).chain(&args.patches))?;
-    let mut target = io::read(&args.base)?;
+    let mut target = io::read(&args.base, Role::Document)?;
     for patch in &args.patches {
         io::apply_patch(&mut target, patch)?;
     }

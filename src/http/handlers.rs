@@ -17,16 +17,17 @@ use super::model::{
 use super::store::{NewMembership, NewOrganization};
 use super::AppState;
 
-/// A JSON request body validated into `T`.
+/// A JSON request body as raw bytes, checked only for its `Content-Type` and length:
 ///
-/// - longer than the body limit: 413 `request_body_too_large`;
-/// - a `Content-Type` other than JSON (`application/json`, `…+json`), not valid JSON (the
-///   detail gives line and column) or not a JSON object: 400 `request_body_invalid`;
-/// - an empty body counts as `{}` (ours);
-/// - then `T`'s field validation (422s).
-pub struct ClerkJson<T>(pub T);
+/// - a `Content-Type` other than JSON (`application/json`, `…+json`): 400
+///   `request_body_invalid` (no header at all is accepted as JSON);
+/// - longer than the body limit: 413 `request_body_too_large`.
+///
+/// The metadata PATCH endpoints take this and apply the bytes while parsing them
+/// ([`MetadataPatch::apply_body`]); other endpoints use [`ClerkJson`].
+pub struct ClerkBody(pub Bytes);
 
-impl<T: FromJsonBody> FromRequest<AppState> for ClerkJson<T> {
+impl FromRequest<AppState> for ClerkBody {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
@@ -55,6 +56,24 @@ impl<T: FromJsonBody> FromRequest<AppState> for ClerkJson<T> {
                 AppError::BodyInvalid(rejection.body_text())
             }
         })?;
+        Ok(ClerkBody(bytes))
+    }
+}
+
+/// A JSON request body validated into `T`.
+///
+/// - the `Content-Type` and length checks of [`ClerkBody`];
+/// - not valid JSON (the detail gives line and column) or not a JSON object: 400
+///   `request_body_invalid`;
+/// - an empty body counts as `{}` (ours);
+/// - then `T`'s field validation (422s).
+pub struct ClerkJson<T>(pub T);
+
+impl<T: FromJsonBody> FromRequest<AppState> for ClerkJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let ClerkBody(bytes) = ClerkBody::from_request(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return T::from_object(Fields::new(serde_json::Map::new())).map(ClerkJson);
         }
@@ -73,6 +92,22 @@ impl<T: FromJsonBody> FromRequest<AppState> for ClerkJson<T> {
                 }
             ))),
         }
+    }
+}
+
+/// A store result for a metadata PATCH: when the organization or membership does not exist,
+/// a bad body is still reported first (400/422 before 404), as when bodies were parsed
+/// before the lookup.
+fn body_errors_before_not_found<T>(
+    result: Result<T, AppError>,
+    body: &[u8],
+) -> Result<T, AppError> {
+    match result {
+        Err(AppError::NotFound(detail)) => {
+            MetadataPatch::check_body(body)?;
+            Err(AppError::NotFound(detail))
+        }
+        other => other,
     }
 }
 
@@ -150,6 +185,10 @@ pub async fn get_organization(
 }
 
 /// Merge metadata into an organization (RFC 7396 deep merge per metadata field).
+///
+/// The body is applied while it is parsed ([`MetadataPatch::apply_body`]), inside the store's
+/// transaction: a body that turns out bad at any byte (invalid JSON, a duplicate key, a
+/// wrong field, the size limit) changes nothing.
 #[utoipa::path(patch, path = "/v1/organizations/{organization_id}/metadata", tag = "organizations",
     params(("organization_id" = String, Path, description = "The organization's `org_` ID")),
     request_body = MetadataPatch,
@@ -163,17 +202,25 @@ pub async fn get_organization(
 pub async fn update_organization_metadata(
     State(state): State<AppState>,
     ClerkPath(organization_id): ClerkPath<String>,
-    ClerkJson(patch): ClerkJson<MetadataPatch>,
+    ClerkBody(body): ClerkBody,
 ) -> Result<Json<Organization>, AppError> {
     let max = state.max_metadata_bytes;
-    let organization = state
+    let patch = body.clone();
+    let result = state
         .store
         .update_organization(
             organization_id,
-            Box::new(move |o| patch.apply(&mut o.public_metadata, &mut o.private_metadata, max)),
+            Box::new(move |o| {
+                MetadataPatch::apply_body(
+                    &patch,
+                    &mut o.public_metadata,
+                    &mut o.private_metadata,
+                    max,
+                )
+            }),
         )
-        .await?;
-    Ok(Json(organization))
+        .await;
+    Ok(Json(body_errors_before_not_found(result, &body)?))
 }
 
 /// Delete an organization and all its memberships.
@@ -299,8 +346,10 @@ pub async fn update_membership(
 
 /// Merge metadata into a membership (RFC 7396 deep merge per metadata field).
 ///
-/// The read, the merge (and size check) and the write are one transaction: concurrent
-/// PATCHes of one membership serialize and never lose each other's keys.
+/// The read, the merge (applying the body while it is parsed, [`MetadataPatch::apply_body`],
+/// and the size check) and the write are one transaction: concurrent PATCHes of one membership
+/// serialize and never lose each other's keys, and a body that turns out bad at any byte
+/// changes nothing.
 #[utoipa::path(patch, path = "/v1/organizations/{organization_id}/memberships/{user_id}/metadata", tag = "organization memberships",
     params(("organization_id" = String, Path, description = "The organization's `org_` ID"),
            ("user_id" = String, Path, description = "The member's user ID (not the `orgmem_` ID)")),
@@ -315,17 +364,26 @@ pub async fn update_membership(
 pub async fn update_membership_metadata(
     State(state): State<AppState>,
     ClerkPath((organization_id, user_id)): ClerkPath<(String, String)>,
-    ClerkJson(patch): ClerkJson<MetadataPatch>,
+    ClerkBody(body): ClerkBody,
 ) -> Result<Json<OrganizationMembership>, AppError> {
     let max = state.max_metadata_bytes;
-    let (record, organization) = state
+    let patch = body.clone();
+    let result = state
         .store
         .update_membership(
             organization_id,
             user_id,
-            Box::new(move |m| patch.apply(&mut m.public_metadata, &mut m.private_metadata, max)),
+            Box::new(move |m| {
+                MetadataPatch::apply_body(
+                    &patch,
+                    &mut m.public_metadata,
+                    &mut m.private_metadata,
+                    max,
+                )
+            }),
         )
-        .await?;
+        .await;
+    let (record, organization) = body_errors_before_not_found(result, &body)?;
     Ok(Json(OrganizationMembership::new(record, organization)))
 }
 

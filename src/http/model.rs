@@ -458,9 +458,11 @@ impl FromJsonBody for UpdateMembershipRequest {
 /// Body of the two metadata PATCH endpoints: a merge patch per metadata field.
 ///
 /// Each present field must be a JSON object and is merged into the stored object with the
-/// RFC 7396 rule ([`crate::merge_in_place`]): nested objects merge recursively, `null` removes a
-/// key at any level, anything else (arrays included) replaces. An absent field leaves the
-/// stored object untouched; `{}` changes nothing.
+/// RFC 7396 rule: nested objects merge recursively, `null` removes a key at any level, anything
+/// else (arrays included) replaces. An absent field leaves the stored object untouched; `{}`
+/// changes nothing. The body is applied straight from its bytes, while it is parsed
+/// ([`MetadataPatch::apply_body`], with [`crate::merge_slice`]); this type describes it in the
+/// OpenAPI document.
 #[derive(Debug, Clone, PartialEq, Default, ToSchema)]
 pub struct MetadataPatch {
     /// Merge patch for `public_metadata`.
@@ -471,47 +473,121 @@ pub struct MetadataPatch {
     pub private_metadata: Option<Metadata>,
 }
 
-impl FromJsonBody for MetadataPatch {
-    fn from_object(mut f: Fields) -> Result<Self, AppError> {
-        let public_metadata = f.optional_metadata("public_metadata", false);
-        let private_metadata = f.optional_metadata("private_metadata", false);
-        f.finish(|| {
-            Some(MetadataPatch {
-                public_metadata,
-                private_metadata,
-            })
-        })
-    }
-}
+/// The fields of a metadata PATCH body, in the order their errors are reported.
+const METADATA_FIELDS: [&str; 2] = ["public_metadata", "private_metadata"];
 
 impl MetadataPatch {
-    /// Merges the patches into `public` and `private` and checks the size limit.
+    /// Applies a metadata PATCH body, as raw bytes, to the stored `public` and `private`
+    /// metadata, and checks the result.
     ///
-    /// Each merged object must be at most `max_bytes` bytes as compact JSON, otherwise the
-    /// error is 422 `form_param_exceeds_allowed_size` naming the field (both fields are
-    /// reported if both are too large). On error the targets may have been changed: callers
-    /// run this inside a transaction and discard the record on error. Cost: the merge (one map
-    /// lookup per patch member) plus one serialization of each patched object.
-    pub fn apply(
-        self,
+    /// The body is merged with [`crate::merge_slice`] (RFC 7396 section 2, applied while it is
+    /// parsed, no patch tree built) into `{"public_metadata": public, "private_metadata":
+    /// private}`, the stored objects moved in and back out, never copied. A body of nothing but
+    /// whitespace counts as `{}`. Then, as the body's fields are validated:
+    ///
+    /// - not valid JSON: 400 `request_body_invalid`, the detail with serde_json's reason, line
+    ///   and column;
+    /// - a member name repeated within one object, anywhere in the body (I-JSON, RFC 7493
+    ///   section 2.3; applying both in order would differ from parse-then-merge): 400
+    ///   `request_body_invalid` naming the key, with line and column;
+    /// - not a JSON object: 400 `request_body_invalid` saying what it is;
+    /// - a metadata field that is not an object (`null` included): 422
+    ///   `form_param_value_invalid`; a top-level field other than the two: 422
+    ///   `form_param_unknown` (every such field is reported, in that order);
+    /// - a merged object of more than `max_bytes` bytes as compact JSON (checked for the fields
+    ///   the body has): 422 `form_param_exceeds_allowed_size` naming the field (both, if both
+    ///   are too large).
+    ///
+    /// On the 400s `public` and `private` are exactly as they were (`merge_slice` undoes what
+    /// it applied). On the 422s they hold the merged objects (`{}` for a field of the wrong
+    /// type): callers run this inside the store's transaction, which is rolled back and the
+    /// record discarded on error, so nothing is stored.
+    ///
+    /// Cost: one parse of the body, one map lookup per patch member (see
+    /// [`crate::merge_slice`]), then one serialization of each patched object for the size
+    /// check.
+    pub fn apply_body(
+        body: &[u8],
         public: &mut Metadata,
         private: &mut Metadata,
         max_bytes: usize,
     ) -> Result<(), AppError> {
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            body
+        };
+        let starts_an_object = body
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            == Some(&b'{');
+        if !starts_an_object {
+            // Not an object, or not JSON at all: nothing is merged, only reported.
+            let mut value = Value::Null;
+            crate::merge_slice(&mut value, body).map_err(body_error)?;
+            return Err(AppError::BodyInvalid(format!(
+                "the body must be a JSON object, got {}",
+                kind_of(&value)
+            )));
+        }
+
+        let mut wrapper = Map::new();
+        wrapper.insert(
+            METADATA_FIELDS[0].to_owned(),
+            Value::Object(std::mem::take(public)),
+        );
+        wrapper.insert(
+            METADATA_FIELDS[1].to_owned(),
+            Value::Object(std::mem::take(private)),
+        );
+        let mut wrapper = Value::Object(wrapper);
+        let merged = crate::stream::merge_slice_top_level(&mut wrapper, body);
+        // An object patch (the body starts with `{`) keeps the wrapper an object, and on error
+        // `merge_slice` left it exactly as it was.
+        let Value::Object(mut wrapper) = wrapper else {
+            unreachable!("an object merge patch always yields an object (RFC 7396 section 2)")
+        };
+        let fields = METADATA_FIELDS.map(|name| wrapper.remove(name));
         let mut errors = Vec::new();
-        for (name, patch, target) in [
-            ("public_metadata", self.public_metadata, public),
-            ("private_metadata", self.private_metadata, private),
+        let [public_field, private_field] = fields;
+        for (name, target, field) in [
+            (METADATA_FIELDS[0], &mut *public, public_field),
+            (METADATA_FIELDS[1], &mut *private, private_field),
         ] {
-            let Some(patch) = patch else { continue };
-            let mut merged = Value::Object(std::mem::take(target));
-            crate::merge_in_place(&mut merged, Value::Object(patch));
-            let Value::Object(merged) = merged else {
-                unreachable!("an object merge patch always yields an object (RFC 7396 section 2)")
-            };
-            *target = merged;
-            if let Err(e) = check_size(name, target, max_bytes) {
-                errors.push(e);
+            match field {
+                Some(Value::Object(object)) => *target = object,
+                other if merged.is_ok() => {
+                    let kind = other.as_ref().map_or("null", kind_of);
+                    errors.push(ParamError::new(
+                        ParamErrorKind::ValueInvalid,
+                        name,
+                        format!("{name} must be a JSON object, got {kind}"),
+                    ));
+                }
+                _ => unreachable!("the stored metadata objects are restored on error"),
+            }
+        }
+        let names = merged.map_err(body_error)?;
+        for name in names
+            .iter()
+            .filter(|n| !METADATA_FIELDS.contains(&n.as_str()))
+        {
+            errors.push(ParamError::new(
+                ParamErrorKind::Unknown,
+                name.clone(),
+                format!("{name} is not a valid parameter for this request"),
+            ));
+        }
+        if errors.is_empty() {
+            for (name, target) in [
+                (METADATA_FIELDS[0], &*public),
+                (METADATA_FIELDS[1], &*private),
+            ] {
+                if names.iter().any(|n| n == name) {
+                    if let Err(e) = check_size(name, target, max_bytes) {
+                        errors.push(e);
+                    }
+                }
             }
         }
         if errors.is_empty() {
@@ -520,6 +596,22 @@ impl MetadataPatch {
             Err(AppError::Params(errors))
         }
     }
+
+    /// Checks a metadata PATCH body as [`MetadataPatch::apply_body`] does, against empty
+    /// metadata and without the size limit: the 400s and 422s a body earns whatever is stored.
+    /// Used when the organization or membership does not exist, so that a bad body is reported
+    /// before the 404, as when the body was parsed before the lookup.
+    pub fn check_body(body: &[u8]) -> Result<(), AppError> {
+        Self::apply_body(body, &mut Map::new(), &mut Map::new(), usize::MAX)
+    }
+}
+
+/// The 400 for a body that [`crate::merge_slice`] rejected.
+fn body_error(e: crate::Error) -> AppError {
+    AppError::BodyInvalid(match e.kind() {
+        crate::ErrorKind::DuplicateKey => format!("the body is not a valid merge patch: {e}"),
+        _ => format!("the body is not valid JSON: {e}"),
+    })
 }
 
 /// Size of `metadata` as compact JSON, in bytes.
@@ -714,10 +806,10 @@ mod tests {
 
     #[test]
     fn metadata_patch_reports_every_bad_field() {
-        let err = MetadataPatch::from_object(Fields::new(obj(
-            json!({"public_metadata": null, "private_metadata": [1], "extra": 1}),
-        )))
-        .unwrap_err();
+        // `"extra": null` leaves no trace in the merged wrapper but is still unknown.
+        let body =
+            br#"{"public_metadata": null, "private_metadata": [1], "extra": 1, "more": null}"#;
+        let err = MetadataPatch::check_body(body).unwrap_err();
         let AppError::Params(errors) = err else {
             panic!("{err:?}")
         };
@@ -729,22 +821,58 @@ mod tests {
                 (ParamErrorKind::ValueInvalid, "public_metadata"),
                 (ParamErrorKind::ValueInvalid, "private_metadata"),
                 (ParamErrorKind::Unknown, "extra"),
+                (ParamErrorKind::Unknown, "more"),
             ]
+        );
+        assert_eq!(
+            errors[1].detail,
+            "private_metadata must be a JSON object, got an array"
+        );
+        assert_eq!(
+            errors[0].detail,
+            "public_metadata must be a JSON object, got null"
         );
     }
 
     #[test]
     fn metadata_patch_merges_and_checks_size_after_the_merge() {
-        let patch = MetadataPatch::from_object(Fields::new(obj(
-            json!({"public_metadata": {"a": {"b": null, "c": 2}, "big": null}}),
-        )))
-        .unwrap();
+        let body = br#"{"public_metadata": {"a": {"b": null, "c": 2}, "big": null}}"#;
         let mut public = obj(json!({"a": {"b": 1}, "big": "xxxxxxxxxxxxxxxxxxxxxxxx"}));
         let mut private = obj(json!({"p": 1}));
         // Before the merge the object is over 20 bytes; after it, {"a":{"c":2}} is 13.
-        patch.apply(&mut public, &mut private, 20).unwrap();
+        MetadataPatch::apply_body(body, &mut public, &mut private, 20).unwrap();
         assert_eq!(Value::Object(public), json!({"a": {"c": 2}}));
         assert_eq!(Value::Object(private), json!({"p": 1}));
+    }
+
+    #[test]
+    fn metadata_patch_body_errors_restore_the_stored_metadata() {
+        let stored_public = obj(json!({"z": 1, "a": {"k": [1, 2]}, "m": "x"}));
+        let stored_private = obj(json!({"secret": "s"}));
+        for (body, needle) in [
+            (
+                &br#"{"public_metadata": {"z": null, "a": {"k": 3}}, "private_metadata": {"secret": null},"#[..],
+                "EOF while parsing a value at line 1 column 85",
+            ),
+            (
+                br#"{"public_metadata": {"z": null, "new": 1}, "private_metadata": {"x": 1, "x": 2}}"#,
+                r#"duplicate key "x" in a merge patch object (RFC 7493 section 2.3) at line 1 column 75"#,
+            ),
+            (b"[1]", "must be a JSON object, got an array"),
+        ] {
+            let (mut public, mut private) = (stored_public.clone(), stored_private.clone());
+            let err = MetadataPatch::apply_body(body, &mut public, &mut private, 1000).unwrap_err();
+            let AppError::BodyInvalid(detail) = &err else {
+                panic!("{err:?}")
+            };
+            assert!(detail.contains(needle), "{detail}");
+            // Key order included.
+            assert_eq!(
+                serde_json::to_string(&public).unwrap(),
+                serde_json::to_string(&stored_public).unwrap()
+            );
+            assert_eq!(private, stored_private);
+        }
     }
 
     #[test]
