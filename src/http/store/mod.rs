@@ -10,10 +10,13 @@
 //!
 //! Methods return boxed futures so that the trait stays object-safe (`Arc<dyn Store>`).
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use super::error::AppError;
 use super::model::{ListMembershipsQuery, MembershipRecord, Metadata, Organization};
@@ -75,6 +78,10 @@ pub struct MembershipPage {
 /// and `Internal` for engine failures. A method resolves only after its transaction is
 /// committed (or rolled back).
 pub trait Store: Send + Sync + 'static {
+    /// The engine's name, `"sqlite"` or `"postgres"` (shown by `/healthz` when the store
+    /// does not answer).
+    fn kind(&self) -> &'static str;
+
     /// Inserts an organization with a new `org_` id; `created_at = updated_at = now`.
     fn create_organization(
         &self,
@@ -135,4 +142,78 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes and closes the store. Later calls fail with `Internal`.
     fn close(&self) -> BoxFuture<'_, Result<(), AppError>>;
+}
+
+/// Whether `db` names a PostgreSQL database: it starts with `postgres://` or
+/// `postgresql://`. Anything else (a file path, `:memory:`, `sqlite://…`) is SQLite.
+///
+/// ```
+/// use metamerge::http::store::is_postgres_url;
+/// assert!(is_postgres_url("postgres://app@db.internal/metamerge"));
+/// assert!(is_postgres_url("postgresql://app@db.internal/metamerge"));
+/// assert!(!is_postgres_url("sqlite://metamerge.db"));
+/// assert!(!is_postgres_url("postgres.db"));
+/// ```
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// The URL or path `db` with any password in it replaced by `***`, for logs and messages.
+///
+/// ```
+/// use metamerge::http::store::redact_password;
+/// assert_eq!(redact_password("postgres://app:s3cret@db/mm"), "postgres://app:***@db/mm");
+/// assert_eq!(redact_password("postgres://app@db/mm"), "postgres://app@db/mm");
+/// assert_eq!(redact_password("data/metamerge.db"), "data/metamerge.db");
+/// ```
+pub fn redact_password(db: &str) -> String {
+    if !is_postgres_url(db) {
+        return db.to_owned();
+    }
+    let Some((scheme, rest)) = db.split_once("://") else {
+        return db.to_owned();
+    };
+    // The userinfo ends at the last `@` before the path.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return db.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => db.to_owned(),
+    }
+}
+
+/// Opens the store that `db` names: PostgreSQL for a `postgres://`/`postgresql://` URL (with
+/// a pool of `pool_size` connections; needs the `postgres` feature), else SQLite (a file,
+/// `:memory:` or `sqlite://path`; `pool_size` is ignored, SQLite uses one connection).
+///
+/// # Errors
+/// What [`sqlite::SqliteStore::open`] or `postgres::PostgresStore::open` report, or a
+/// PostgreSQL URL in a build without the `postgres` feature. Messages never contain a
+/// password.
+pub async fn open(db: &str, pool_size: usize) -> Result<Arc<dyn Store>, String> {
+    if is_postgres_url(db) {
+        #[cfg(feature = "postgres")]
+        {
+            let store = postgres::PostgresStore::open(db, pool_size)
+                .await
+                .map_err(|e| format!("database `{}`: {e}", redact_password(db)))?;
+            return Ok(Arc::new(store));
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = pool_size;
+            return Err(format!(
+                "database `{}`: this metamerge was built without PostgreSQL support; \
+                 rebuild with `--features postgres`",
+                redact_password(db)
+            ));
+        }
+    }
+    let path = db.to_owned();
+    let store = tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path))
+        .await
+        .map_err(|e| format!("opening the database failed: {e}"))??;
+    Ok(Arc::new(store))
 }
