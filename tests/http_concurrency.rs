@@ -128,6 +128,7 @@ async fn removes_and_adds_are_serializable(store: Store) {
 }
 
 /// Stop the server, start a new one on the same file: every acknowledged change is there.
+#[allow(irrefutable_let_patterns)] // TestDb has one variant without the `postgres` feature
 async fn restart_keeps_every_acknowledged_change(store: Store) {
     let db = TestDb::new(store).await;
     let s = TestServer::start(&db.url()).await;

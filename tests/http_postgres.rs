@@ -128,10 +128,9 @@ async fn membership_quota_holds_across_instances() {
         let reply = task.await.unwrap();
         match reply.status {
             StatusCode::OK => ok += 1,
-            StatusCode::FORBIDDEN => assert_eq!(
-                reply.error_code(),
-                "organization_membership_quota_exceeded"
-            ),
+            StatusCode::FORBIDDEN => {
+                assert_eq!(reply.error_code(), "organization_membership_quota_exceeded")
+            }
             other => panic!("unexpected {other}: {}", reply.text),
         }
     }
@@ -237,10 +236,18 @@ async fn healthz_reports_an_unreachable_database_and_recovers() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
     assert_eq!(body["status"], json!("unavailable"), "{text}");
     assert_eq!(body["store"], json!("postgres"), "{text}");
-    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{text}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{text}"
+    );
     assert!(!text.contains("hunter2secret"), "{text}");
     let refused = s.post("/v1/organizations", json!({"name": "Acme"})).await;
-    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{}", refused.text);
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text
+    );
     assert_eq!(refused.error_code(), "service_unavailable");
     assert!(!refused.text.contains("hunter2secret"));
 
@@ -262,7 +269,12 @@ async fn healthz_reports_an_unreachable_database_and_recovers() {
     let refused = s
         .patch_metadata(&org, "user_1", json!({"public_metadata": {"b": 2}}))
         .await;
-    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{}", refused.text);
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text
+    );
     assert_eq!(refused.error_code(), "service_unavailable");
 
     proxy.set(true);

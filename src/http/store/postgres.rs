@@ -154,7 +154,10 @@ fn pool_error(e: PoolError) -> AppError {
 enum Readiness {
     Ready,
     /// Not yet migrated; the last error (retrying in the background if `retrying`).
-    Waiting { error: String, retrying: bool },
+    Waiting {
+        error: String,
+        retrying: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -238,7 +241,11 @@ impl PostgresStore {
                     retrying: true,
                 });
                 let handle = tokio::spawn(retry_migration(Arc::clone(&store.inner)));
-                *store.inner.retry.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+                *store
+                    .inner
+                    .retry
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(handle);
             }
             Err(e) => return Err(format!("PostgreSQL migration failed: {}", e.message)),
         }
@@ -276,7 +283,10 @@ impl PostgresStore {
 async fn retry_migration(inner: Arc<Inner>) {
     let attempt = || async {
         migrate(&inner.pool).await.inspect_err(|e| {
-            *inner.readiness.lock().unwrap_or_else(PoisonError::into_inner) = Readiness::Waiting {
+            *inner
+                .readiness
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Readiness::Waiting {
                 error: e.message.clone(),
                 retrying: e.transient,
             };
@@ -294,7 +304,10 @@ async fn retry_migration(inner: Arc<Inner>) {
     match result {
         Ok(()) => {
             tracing::info!("PostgreSQL reachable; migrations done");
-            *inner.readiness.lock().unwrap_or_else(PoisonError::into_inner) = Readiness::Ready;
+            *inner
+                .readiness
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Readiness::Ready;
         }
         Err(e) => tracing::error!(error = %e.message, "PostgreSQL migration failed"),
     }
@@ -338,7 +351,9 @@ async fn migrate(pool: &Pool) -> Result<(), MigrationError> {
     if !(0..=known).contains(&version) {
         return Err(MigrationError {
             transient: false,
-            message: format!("schema version {version} is newer than this metamerge knows ({known})"),
+            message: format!(
+                "schema version {version} is newer than this metamerge knows ({known})"
+            ),
         });
     }
     for (step, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
