@@ -17,7 +17,7 @@
 //! | `PATCH /v1/organizations/{organization_id}/memberships/{user_id}` | OrganizationMembership |
 //! | `PATCH /v1/organizations/{organization_id}/memberships/{user_id}/metadata` | OrganizationMembership |
 //! | `DELETE /v1/organizations/{organization_id}/memberships/{user_id}` | OrganizationMembership |
-//! | `GET /healthz` (no auth) | `{"status":"ok"}` |
+//! | `GET /healthz` (no auth) | `{"status":"ok"}`, or 503 `{"status":"unavailable","store":…,"error":…}` |
 //! | `GET /v1/openapi.json` (no auth) | this API as OpenAPI 3.1, generated from the code |
 //!
 //! Every `/v1` endpoint but the OpenAPI document requires `Authorization: Bearer <secret key>`
@@ -398,9 +398,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database (running migrations) and binds `config.addr`. With
-    /// `config.secret_key == None` a random `sk_test_…` key is generated (it does not look at
-    /// the environment: [`run`] does).
+    /// Opens the database (running migrations; see [`store::open`]) and binds `config.addr`.
+    /// A PostgreSQL database that cannot be reached is not an error: the server starts,
+    /// `/healthz` answers 503 and API calls Clerk's 503 `service_unavailable` until the store
+    /// has connected and migrated in the background. With `config.secret_key == None` a random
+    /// `sk_test_…` key is generated (it does not look at the environment: [`run`] does).
     ///
     /// # Errors
     /// [`ServeError::SecretKey`] for an empty or non-printable key, [`ServeError::Store`] if

@@ -1,7 +1,9 @@
 //! Storage of organizations and memberships behind one small trait.
 //!
-//! Handlers only see [`Store`]; [`sqlite::SqliteStore`] is the embedded engine. A second
-//! engine (PostgreSQL, issue 7) implements the same trait: every method is one transaction,
+//! Handlers only see [`Store`]; [`sqlite::SqliteStore`] is the embedded engine, and
+//! `postgres::PostgresStore` (feature `postgres`) the shared one for several instances;
+//! [`open`] picks one from the `--db` value. Both implement the same trait: every method is
+//! one transaction,
 //! and the read-merge-write methods ([`Store::update_organization`],
 //! [`Store::update_membership`]) hand the current row to a closure *inside* that transaction
 //! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE`), write the result only if

@@ -10,19 +10,23 @@
 //!   steps done. Applied steps are rows of `metamerge_schema_migrations`; a database with a
 //!   step this version does not know is refused rather than misread.
 //! - Every method is one transaction (READ COMMITTED, the server default). Read-merge-write
-//!   methods lock the rows they change with `SELECT … FOR UPDATE` before reading them, so
-//!   updates of one row from any instance serialize and none is lost. Locks are always taken
-//!   organization row first, then membership row, so no two transactions can wait on each
-//!   other (no deadlock):
-//!   - `update_organization`, `create_membership`: organization `FOR NO KEY UPDATE` (creates in
-//!     one organization serialize, so `max_allowed_memberships` holds across instances);
-//!   - `update_membership`, `delete_membership`: organization `FOR KEY SHARE` (it cannot be
-//!     deleted meanwhile, other memberships stay writable), then the membership `FOR UPDATE`;
+//!   methods lock the row they change with `SELECT … FOR UPDATE` before reading it, so
+//!   updates of one row from any instance serialize and none is lost. No transaction waits
+//!   for an organization lock while holding a membership lock, so there is no lock cycle and
+//!   no deadlock:
+//!   - `update_organization`, `create_membership`: the organization `FOR NO KEY UPDATE`
+//!     (membership creates in one organization serialize, so `max_allowed_memberships` holds
+//!     across instances; other memberships' updates are not blocked);
+//!   - `update_membership`, `delete_membership`: only the membership `FOR UPDATE` (a
+//!     concurrent organization delete waits for it through its cascade, or, if it committed
+//!     first, the membership is gone and the answer is 404);
 //!   - `delete_organization`: the `DELETE` itself locks the organization, then its
 //!     memberships (`ON DELETE CASCADE`).
 //!
 //!   The read after taking a lock is a new statement, so it sees every transaction committed
-//!   before the lock was granted (members_count included).
+//!   before the lock was granted (members_count included). Every statement is prepared once
+//!   per pooled connection; a metadata PATCH is four round trips (begin, lock and read,
+//!   write and read the organization, commit).
 //! - `list_memberships` reads count and page in one `REPEATABLE READ READ ONLY` transaction,
 //!   so both come from the same snapshot.
 //! - Metadata is stored as `text`: compact JSON exactly as serde_json writes it, so key order
@@ -43,7 +47,7 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{IsolationLevel, NoTls, Row};
+use tokio_postgres::{IsolationLevel, NoTls, Row, Statement};
 
 use super::{
     BoxFuture, MembershipPage, MembershipUpdate, NewMembership, NewOrganization,
@@ -112,7 +116,9 @@ fn is_connection_error(e: &tokio_postgres::Error) -> bool {
     }
     if let Some(code) = e.code() {
         let code = code.code();
-        return code.starts_with("08") || code.starts_with("57P");
+        // 08: connection exception; 53: insufficient resources (too many connections);
+        // 57P0x: the server is shutting down, restarting or starting.
+        return code.starts_with("08") || code.starts_with("53") || code.starts_with("57P");
     }
     // No SQLSTATE: an I/O or protocol error on the connection (conversion errors carry
     // their own source type).
@@ -392,6 +398,12 @@ fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
         .map_err(|e| AppError::Internal(format!("postgres: read column {index}: {e}")))
 }
 
+/// `sql` prepared once per connection (deadpool's statement cache), so that each later use
+/// costs one round trip instead of two (prepare, then execute).
+async fn prepared(client: &impl GenericClient, sql: &str) -> Result<Statement, AppError> {
+    client.prepare_cached(sql).await.map_err(pg("prepare"))
+}
+
 const ORGANIZATION_COLUMNS: &str = "o.id, o.name, o.slug, o.image_url, o.created_by, \
      o.max_allowed_memberships, o.admin_delete_enabled, o.public_metadata, o.private_metadata, \
      o.created_at, o.updated_at, \
@@ -424,12 +436,11 @@ async fn read_organization(
     client: &impl GenericClient,
     id: &str,
 ) -> Result<Organization, AppError> {
-    let statement = client
-        .prepare_cached(&format!(
-            "SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = $1"
-        ))
-        .await
-        .map_err(pg("prepare read organization"))?;
+    let statement = prepared(
+        client,
+        &format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = $1"),
+    )
+    .await?;
     let row = client
         .query_opt(&statement, &[&id])
         .await
@@ -438,28 +449,15 @@ async fn read_organization(
     organization_row(&row)
 }
 
-/// Row lock strength on the organization (see the module docs for which method takes which).
-#[derive(Debug, Clone, Copy)]
-enum Lock {
-    NoKeyUpdate,
-    KeyShare,
-}
-
-/// Locks the organization row (or `NotFound`). Reads after this see every commit made before
-/// the lock was granted.
-async fn lock_organization(
-    client: &impl GenericClient,
-    id: &str,
-    lock: Lock,
-) -> Result<(), AppError> {
-    let sql = match lock {
-        Lock::NoKeyUpdate => "SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE",
-        Lock::KeyShare => "SELECT 1 FROM organizations WHERE id = $1 FOR KEY SHARE",
-    };
-    let statement = client
-        .prepare_cached(sql)
-        .await
-        .map_err(pg("prepare lock organization"))?;
+/// Locks the organization row `FOR NO KEY UPDATE` (or `NotFound`): organization updates and
+/// membership creates in one organization serialize, while its memberships stay writable.
+/// Reads after this see every commit made before the lock was granted.
+async fn lock_organization(client: &impl GenericClient, id: &str) -> Result<(), AppError> {
+    let statement = prepared(
+        client,
+        "SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE",
+    )
+    .await?;
     client
         .query_opt(&statement, &[&id])
         .await
@@ -483,31 +481,37 @@ fn membership_row(row: &Row) -> Result<MembershipRecord, AppError> {
     })
 }
 
-/// Locks the organization `FOR KEY SHARE`, then the membership `FOR UPDATE`, and reads it
-/// (`NotFound` naming whichever is missing).
+/// Locks the membership `FOR UPDATE` and reads it; if there is none, `NotFound` naming
+/// whichever of organization and membership is missing. Only the membership row is locked: a
+/// concurrent organization delete waits for it (its cascade needs the row), so no
+/// transaction ever holds a membership lock while waiting for an organization lock.
 async fn lock_membership(
     client: &impl GenericClient,
     organization_id: &str,
     user_id: &str,
 ) -> Result<MembershipRecord, AppError> {
-    lock_organization(client, organization_id, Lock::KeyShare).await?;
-    let statement = client
-        .prepare_cached(&format!(
+    let statement = prepared(
+        client,
+        &format!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM organization_memberships \
              WHERE organization_id = $1 AND user_id = $2 FOR UPDATE"
-        ))
-        .await
-        .map_err(pg("prepare lock membership"))?;
+        ),
+    )
+    .await?;
     let row = client
         .query_opt(&statement, &[&organization_id, &user_id])
         .await
-        .map_err(pg("lock membership"))?
-        .ok_or_else(|| {
-            AppError::NotFound(format!(
+        .map_err(pg("lock membership"))?;
+    match row {
+        Some(row) => membership_row(&row),
+        None => {
+            // The organization must exist first, so that the 404 says which one is missing.
+            read_organization(client, organization_id).await?;
+            Err(AppError::NotFound(format!(
                 "user `{user_id}` has no membership in organization `{organization_id}`"
-            ))
-        })?;
-    membership_row(&row)
+            )))
+        }
+    }
 }
 
 /// The next `updated_at`: now, but strictly after the previous value.
@@ -530,9 +534,9 @@ impl Store for PostgresStore {
             let id = new_id("org_");
             let now = now_millis();
             tx.execute(
-                "INSERT INTO organizations (id, name, slug, created_by, max_allowed_memberships, \
+                &prepared(&tx, "INSERT INTO organizations (id, name, slug, created_by, max_allowed_memberships, \
                  public_metadata, private_metadata, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)").await?,
                 &[
                     &id,
                     &new.name,
@@ -570,14 +574,18 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg("begin"))?;
-            lock_organization(&tx, &organization_id, Lock::NoKeyUpdate).await?;
+            lock_organization(&tx, &organization_id).await?;
             let mut organization = read_organization(&tx, &organization_id).await?;
             update(&mut organization)?;
             organization.updated_at = next_timestamp(organization.updated_at);
             tx.execute(
-                "UPDATE organizations SET name = $2, slug = $3, created_by = $4, \
+                &prepared(
+                    &tx,
+                    "UPDATE organizations SET name = $2, slug = $3, created_by = $4, \
                  max_allowed_memberships = $5, public_metadata = $6, private_metadata = $7, \
                  updated_at = $8 WHERE id = $1",
+                )
+                .await?,
                 &[
                     &organization_id,
                     &organization.name,
@@ -603,7 +611,7 @@ impl Store for PostgresStore {
             // Memberships go with it (ON DELETE CASCADE).
             let deleted = tx
                 .execute(
-                    "DELETE FROM organizations WHERE id = $1",
+                    &prepared(&tx, "DELETE FROM organizations WHERE id = $1").await?,
                     &[&organization_id],
                 )
                 .await
@@ -623,12 +631,16 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg("begin"))?;
-            lock_organization(&tx, &organization_id, Lock::NoKeyUpdate).await?;
+            lock_organization(&tx, &organization_id).await?;
             let organization = read_organization(&tx, &organization_id).await?;
             let exists: bool = tx
                 .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM organization_memberships \
+                    &prepared(
+                        &tx,
+                        "SELECT EXISTS (SELECT 1 FROM organization_memberships \
                      WHERE organization_id = $1 AND user_id = $2)",
+                    )
+                    .await?,
                     &[&organization_id, &new.user_id],
                 )
                 .await
@@ -654,9 +666,13 @@ impl Store for PostgresStore {
                 updated_at: now,
             };
             tx.execute(
-                "INSERT INTO organization_memberships (id, organization_id, user_id, role, \
+                &prepared(
+                    &tx,
+                    "INSERT INTO organization_memberships (id, organization_id, user_id, role, \
                  public_metadata, private_metadata, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .await?,
                 &[
                     &record.id,
                     &organization_id,
@@ -698,7 +714,11 @@ impl Store for PostgresStore {
                 AND ($3::text[] IS NULL OR role = ANY ($3))";
             let total_count: i64 = tx
                 .query_one(
-                    &format!("SELECT COUNT(*) FROM organization_memberships {FILTER}"),
+                    &prepared(
+                        &tx,
+                        &format!("SELECT COUNT(*) FROM organization_memberships {FILTER}"),
+                    )
+                    .await?,
                     &[&organization_id, &users, &roles],
                 )
                 .await
@@ -715,7 +735,10 @@ impl Store for PostgresStore {
             let limit = i64::from(query.limit);
             let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
             let memberships = tx
-                .query(&sql, &[&organization_id, &users, &roles, &limit, &offset])
+                .query(
+                    &prepared(&tx, &sql).await?,
+                    &[&organization_id, &users, &roles, &limit, &offset],
+                )
                 .await
                 .map_err(pg("list memberships"))?
                 .iter()
@@ -742,20 +765,34 @@ impl Store for PostgresStore {
             let mut record = lock_membership(&tx, &organization_id, &user_id).await?;
             update(&mut record)?;
             record.updated_at = next_timestamp(record.updated_at);
-            tx.execute(
-                "UPDATE organization_memberships SET role = $2, public_metadata = $3, \
-                 private_metadata = $4, updated_at = $5 WHERE id = $1",
-                &[
-                    &record.id,
-                    &record.role,
-                    &to_text(&record.public_metadata)?,
-                    &to_text(&record.private_metadata)?,
-                    &record.updated_at,
-                ],
+            // The write and the organization read in one statement (one round trip while the
+            // row is locked); the count it reads is not changed by the update.
+            let statement = prepared(
+                &tx,
+                &format!(
+                    "WITH updated AS (UPDATE organization_memberships SET role = $3, \
+                     public_metadata = $4, private_metadata = $5, updated_at = $6 \
+                     WHERE id = $2 RETURNING 1) \
+                     SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = $1"
+                ),
             )
-            .await
-            .map_err(pg("update membership"))?;
-            let organization = read_organization(&tx, &organization_id).await?;
+            .await?;
+            let row = tx
+                .query_opt(
+                    &statement,
+                    &[
+                        &organization_id,
+                        &record.id,
+                        &record.role,
+                        &to_text(&record.public_metadata)?,
+                        &to_text(&record.private_metadata)?,
+                        &record.updated_at,
+                    ],
+                )
+                .await
+                .map_err(pg("update membership"))?
+                .ok_or_else(|| no_organization(&organization_id))?;
+            let organization = organization_row(&row)?;
             tx.commit().await.map_err(pg("commit"))?;
             Ok((record, organization))
         })
@@ -771,7 +808,7 @@ impl Store for PostgresStore {
             let tx = client.transaction().await.map_err(pg("begin"))?;
             let record = lock_membership(&tx, &organization_id, &user_id).await?;
             tx.execute(
-                "DELETE FROM organization_memberships WHERE id = $1",
+                &prepared(&tx, "DELETE FROM organization_memberships WHERE id = $1").await?,
                 &[&record.id],
             )
             .await
