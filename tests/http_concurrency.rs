@@ -351,7 +351,85 @@ async fn two_instances_sixty_four_writers_one_membership(store: Store) {
     b.stop().await;
 }
 
+/// Organization delete, organization metadata PATCHes, membership creates, PATCHes and
+/// deletes all at once on one organization, spread over two instances: every answer is a
+/// success or Clerk's 404 (never a 5xx, so no deadlock or lock error surfaced), and
+/// afterwards the organization and its memberships are gone.
+async fn mixed_writes_and_an_organization_delete_never_fail(store: Store) {
+    let db = TestDb::new(store).await;
+    let a = std::sync::Arc::new(TestServer::start(&db.url()).await);
+    let b = std::sync::Arc::new(TestServer::start(&db.url()).await);
+    let org = a.create_org("Acme").await;
+    for i in 0..8 {
+        a.add_member(&org, &format!("user_{i}"), "org:member").await;
+    }
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let s = std::sync::Arc::clone(if i % 2 == 0 { &a } else { &b });
+            let org = org.clone();
+            tokio::spawn(async move {
+                let user = format!("user_{}", i % 8);
+                let reply = match i % 8 {
+                    0 if i == 32 => s.delete(&format!("/v1/organizations/{org}")).await,
+                    0 => {
+                        s.patch(
+                            &format!("/v1/organizations/{org}/metadata"),
+                            json!({"public_metadata": {format!("o{i}"): i}}),
+                        )
+                        .await
+                    }
+                    1 => {
+                        s.post(
+                            &format!("/v1/organizations/{org}/memberships"),
+                            json!({"user_id": format!("new_{i}"), "role": "org:member"}),
+                        )
+                        .await
+                    }
+                    2 => {
+                        s.delete(&format!("/v1/organizations/{org}/memberships/{user}"))
+                            .await
+                    }
+                    _ => {
+                        s.patch_metadata(
+                            &org,
+                            &user,
+                            json!({"public_metadata": {format!("k{i}"): i}}),
+                        )
+                        .await
+                    }
+                };
+                (i, reply)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (i, reply) = task.await.unwrap();
+        assert!(
+            matches!(reply.status.as_u16(), 200 | 404),
+            "request {i}: {} {}",
+            reply.status,
+            reply.text
+        );
+        if reply.status == StatusCode::NOT_FOUND {
+            assert_eq!(reply.error_code(), "resource_not_found");
+        }
+    }
+    assert_eq!(
+        b.get(&format!("/v1/organizations/{org}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        a.get(&format!("/v1/organizations/{org}/memberships"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    std::sync::Arc::into_inner(a).unwrap().stop().await;
+    std::sync::Arc::into_inner(b).unwrap().stop().await;
+}
+
 both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 4);
+    mixed_writes_and_an_organization_delete_never_fail,
     sixty_four_concurrent_writers_lose_nothing,
     removes_and_adds_are_serializable,
     restart_keeps_every_acknowledged_change,
