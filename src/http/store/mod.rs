@@ -160,29 +160,49 @@ pub fn is_postgres_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
-/// The URL or path `db` with any password in it replaced by `***`, for logs and messages.
+/// The URL or path `db` with any password in it (user info or a `password=` parameter)
+/// replaced by `***`, for logs and messages.
 ///
 /// ```
 /// use metamerge::http::store::redact_password;
 /// assert_eq!(redact_password("postgres://app:s3cret@db/mm"), "postgres://app:***@db/mm");
+/// assert_eq!(
+///     redact_password("postgres://app@db/mm?sslmode=disable&password=s3cret&x=1"),
+///     "postgres://app@db/mm?sslmode=disable&password=***&x=1"
+/// );
 /// assert_eq!(redact_password("postgres://app@db/mm"), "postgres://app@db/mm");
 /// assert_eq!(redact_password("data/metamerge.db"), "data/metamerge.db");
 /// ```
 pub fn redact_password(db: &str) -> String {
-    if !is_postgres_url(db) {
-        return db.to_owned();
-    }
-    let Some((scheme, rest)) = db.split_once("://") else {
+    let Some((scheme, rest)) = db.split_once("://").filter(|_| is_postgres_url(db)) else {
         return db.to_owned();
     };
-    // The userinfo ends at the last `@` before the path.
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return db.to_owned();
+    let (main, query) = match rest.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (rest, None),
     };
-    match rest[..at].split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => db.to_owned(),
+    // The user info ends at the last `@` before the path.
+    let authority_end = main.find('/').unwrap_or(main.len());
+    let main = match main[..authority_end].rfind('@') {
+        Some(at) => match main[..at].split_once(':') {
+            Some((user, _password)) => format!("{user}:***{}", &main[at..]),
+            None => main.to_owned(),
+        },
+        None => main.to_owned(),
+    };
+    let query = query.map(|query| {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=***".to_owned(),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{main}?{query}"),
+        None => format!("{scheme}://{main}"),
     }
 }
 
