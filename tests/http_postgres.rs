@@ -22,7 +22,7 @@ use tokio::sync::watch;
 fn base_url_or_skip(test: &str) -> Option<String> {
     let url = postgres_url();
     if url.is_none() {
-        eprintln!("skipped: METAMERGE_TEST_POSTGRES_URL not set ({test})");
+        http_common::report_skip(test);
     }
     url
 }

@@ -202,7 +202,7 @@ fn serve_binary_rejects_an_empty_key_and_a_bad_database() {
 #[tokio::test]
 async fn serve_binary_on_postgres_hides_the_password() {
     let Some(base) = http_common::postgres_url() else {
-        eprintln!("skipped: METAMERGE_TEST_POSTGRES_URL not set (serve_binary_on_postgres_hides_the_password)");
+        http_common::report_skip("serve_binary_on_postgres_hides_the_password");
         return;
     };
     let parsed: tokio_postgres::Config = base.parse().unwrap();

@@ -120,6 +120,17 @@ pub fn postgres_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
+/// Prints `skipped: METAMERGE_TEST_POSTGRES_URL not set (TEST)` straight to the process's
+/// stderr, past the test harness's output capture, so that the skip shows in a normal
+/// `cargo test` run.
+pub fn report_skip(test: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {POSTGRES_URL_ENV} not set ({test})"
+    );
+}
+
 /// Which store a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
@@ -251,10 +262,7 @@ macro_rules! both_stores {
                 #[$attr]
                 async fn $name() {
                     if $crate::http_common::postgres_url().is_none() {
-                        eprintln!(
-                            "skipped: METAMERGE_TEST_POSTGRES_URL not set ({})",
-                            stringify!($name)
-                        );
+                        $crate::http_common::report_skip(stringify!($name));
                         return;
                     }
                     super::$name($crate::http_common::Store::Postgres).await
