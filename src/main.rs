@@ -63,7 +63,8 @@ enum Command {
     ///
     /// A subset of Clerk's Backend API (organizations, organization memberships, their
     /// public/private metadata; metadata PATCHes merged with RFC 7396) on an embedded SQLite
-    /// database. Clients authenticate with `Authorization: Bearer $METAMERGE_SECRET_KEY`; if the
+    /// database, or on a PostgreSQL database shared by several instances (`--db
+    /// postgres://…`, feature `postgres`). Clients authenticate with `Authorization: Bearer $METAMERGE_SECRET_KEY`; if the
     /// variable is unset a random sk_test_ key is generated and printed once. Stops gracefully
     /// on SIGINT/SIGTERM. OpenAPI description at GET /v1/openapi.json, liveness at GET /healthz.
     #[cfg(feature = "http")]

@@ -1,17 +1,21 @@
 //! End-to-end tests of every endpoint and every error row of the Clerk BAPI subset
-//! (`clerk-bapi.md`): a real server on 127.0.0.1:0 with a temporary SQLite file, driven over
-//! HTTP. Run with `cargo test --features http --test http_api`.
+//! (`clerk-bapi.md`): a real server on 127.0.0.1:0, driven over HTTP. Every test runs twice,
+//! as `sqlite::NAME` (a temporary SQLite file) and `postgres::NAME` (a fresh schema in
+//! `METAMERGE_TEST_POSTGRES_URL`; feature `postgres`, skipped with a message when the variable
+//! is unset). Run with `cargo test --features http --test http_api`, or
+//! `METAMERGE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo test --features
+//! postgres --test http_api`.
 #![cfg(feature = "http")]
 
 mod http_common;
 
-use http_common::{config, TempDb, TestServer, KEY};
+use http_common::{config, Store, TestDb, TestServer, KEY};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn server() -> (TestServer, TempDb) {
-    let db = TempDb::new();
-    (TestServer::start(&db.path()).await, db)
+async fn server(store: Store) -> (TestServer, TestDb) {
+    let db = TestDb::new(store).await;
+    (TestServer::start(&db.url()).await, db)
 }
 
 /// Replaces ids, timestamps and the request id anywhere in `value` by placeholders, so that
@@ -47,9 +51,8 @@ macro_rules! snapshot {
     };
 }
 
-#[tokio::test]
-async fn healthz_needs_no_key_and_has_a_request_id() {
-    let (s, _db) = server().await;
+async fn healthz_needs_no_key_and_has_a_request_id(store: Store) {
+    let (s, _db) = server(store).await;
     let reply = TestServer::reply(s.client.get(format!("{}/healthz", s.base))).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, json!({"status": "ok"}));
@@ -57,9 +60,8 @@ async fn healthz_needs_no_key_and_has_a_request_id() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn openapi_document_describes_every_endpoint() {
-    let (s, _db) = server().await;
+async fn openapi_document_describes_every_endpoint(store: Store) {
+    let (s, _db) = server(store).await;
     let reply = TestServer::reply(s.client.get(format!("{}/v1/openapi.json", s.base))).await;
     assert_eq!(reply.status, StatusCode::OK);
     let doc = &reply.body;
@@ -138,9 +140,8 @@ async fn openapi_document_describes_every_endpoint() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn authentication_errors() {
-    let (s, _db) = server().await;
+async fn authentication_errors(store: Store) {
+    let (s, _db) = server(store).await;
     let url = format!("{}/v1/organizations/org_x", s.base);
 
     let none = TestServer::reply(s.client.get(&url)).await;
@@ -196,9 +197,8 @@ async fn authentication_errors() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn client_request_id_is_kept_as_clerk_trace_id() {
-    let (s, _db) = server().await;
+async fn client_request_id_is_kept_as_clerk_trace_id(store: Store) {
+    let (s, _db) = server(store).await;
     let reply = TestServer::reply(
         s.raw(Method::GET, "/v1/organizations/org_missing")
             .header("x-request-id", "my-trace-42"),
@@ -209,9 +209,8 @@ async fn client_request_id_is_kept_as_clerk_trace_id() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn organization_lifecycle() {
-    let (s, _db) = server().await;
+async fn organization_lifecycle(store: Store) {
+    let (s, _db) = server(store).await;
     let created = s
         .post(
             "/v1/organizations",
@@ -292,9 +291,8 @@ async fn organization_lifecycle() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn organization_body_errors() {
-    let (s, _db) = server().await;
+async fn organization_body_errors(store: Store) {
+    let (s, _db) = server(store).await;
     let cases: Vec<(Value, Vec<(&str, &str)>)> = vec![
         (json!({}), vec![("form_param_missing", "name")]),
         (
@@ -359,12 +357,11 @@ async fn organization_body_errors() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn malformed_and_oversized_bodies() {
-    let db = TempDb::new();
+async fn malformed_and_oversized_bodies(store: Store) {
+    let db = TestDb::new(store).await;
     let s = TestServer::start_with(metamerge::http::Config {
         max_body_bytes: 1024,
-        ..config(&db.path())
+        ..config(&db.url())
     })
     .await;
     let org = s.create_org("Acme").await;
@@ -424,9 +421,8 @@ async fn malformed_and_oversized_bodies() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn membership_create_errors() {
-    let (s, _db) = server().await;
+async fn membership_create_errors(store: Store) {
+    let (s, _db) = server(store).await;
     let org = s.create_org("Acme").await;
     let path = format!("/v1/organizations/{org}/memberships");
 
@@ -505,9 +501,8 @@ async fn membership_create_errors() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn membership_objects_and_role_update() {
-    let (s, _db) = server().await;
+async fn membership_objects_and_role_update(store: Store) {
+    let (s, _db) = server(store).await;
     let org = s.create_org("Acme").await;
     let m = s.add_member(&org, "user_1", "org:member").await;
     assert_eq!(m["object"], json!("organization_membership"));
@@ -584,9 +579,8 @@ async fn membership_objects_and_role_update() {
 }
 
 /// Clerk's documented example of the deep merge, then a null removal at a nested level.
-#[tokio::test]
-async fn metadata_patch_deep_merge_and_null_removal() {
-    let (s, _db) = server().await;
+async fn metadata_patch_deep_merge_and_null_removal(store: Store) {
+    let (s, _db) = server(store).await;
     let org = s.create_org("Acme").await;
     let created = s
         .post(
@@ -663,12 +657,11 @@ async fn metadata_patch_deep_merge_and_null_removal() {
 }
 
 /// Every rejected metadata PATCH leaves the membership exactly as it was.
-#[tokio::test]
-async fn metadata_patch_errors_change_nothing() {
-    let db = TempDb::new();
+async fn metadata_patch_errors_change_nothing(store: Store) {
+    let db = TestDb::new(store).await;
     let s = TestServer::start_with(metamerge::http::Config {
         max_metadata_bytes: 64,
-        ..config(&db.path())
+        ..config(&db.url())
     })
     .await;
     let org = s.create_org("Acme").await;
@@ -780,9 +773,8 @@ async fn metadata_patch_errors_change_nothing() {
 
 /// Key order and number literals survive storage and the merge byte for byte (serde_json
 /// spells exponents `e+N`, so `1e400` comes back as `1e+400`: the same number).
-#[tokio::test]
-async fn key_order_and_number_literals_survive() {
-    let (s, _db) = server().await;
+async fn key_order_and_number_literals_survive(store: Store) {
+    let (s, _db) = server(store).await;
     let org = s.create_org("Acme").await;
     s.add_member(&org, "user_1", "org:member").await;
     let path = format!("/v1/organizations/{org}/memberships/user_1/metadata");
@@ -817,9 +809,8 @@ async fn key_order_and_number_literals_survive() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn list_pagination_order_and_filters() {
-    let (s, _db) = server().await;
+async fn list_pagination_order_and_filters(store: Store) {
+    let (s, _db) = server(store).await;
     let org = s.create_org("Acme").await;
     let other = s.create_org("Other").await;
     s.add_member(&other, "user_x", "org:admin").await;
@@ -936,9 +927,8 @@ async fn list_pagination_order_and_filters() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn unknown_routes_and_methods_get_clerk_bodies() {
-    let (s, _db) = server().await;
+async fn unknown_routes_and_methods_get_clerk_bodies(store: Store) {
+    let (s, _db) = server(store).await;
     let nowhere = s.get("/v1/nowhere").await;
     assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
     assert_eq!(nowhere.error_code(), "resource_not_found");
@@ -955,6 +945,24 @@ async fn unknown_routes_and_methods_get_clerk_bodies() {
     s.stop().await;
 }
 
+both_stores!(tokio::test;
+    healthz_needs_no_key_and_has_a_request_id,
+    openapi_document_describes_every_endpoint,
+    authentication_errors,
+    client_request_id_is_kept_as_clerk_trace_id,
+    organization_lifecycle,
+    organization_body_errors,
+    malformed_and_oversized_bodies,
+    membership_create_errors,
+    membership_objects_and_role_update,
+    metadata_patch_deep_merge_and_null_removal,
+    metadata_patch_errors_change_nothing,
+    key_order_and_number_literals_survive,
+    list_pagination_order_and_filters,
+    unknown_routes_and_methods_get_clerk_bodies,
+);
+
+/// SQLite only: `:memory:` is a SQLite database.
 #[tokio::test]
 async fn in_memory_database_works() {
     let s = TestServer::start(":memory:").await;

@@ -1,6 +1,7 @@
 //! The server driven by a Clerk client written by someone else: the community Rust SDK
 //! `clerk-rs` (0.5, generated from Clerk's OpenAPI spec), configured only with the server's
-//! base URL and the secret key. Run with `cargo test --features http --test http_clerk_rs`.
+//! base URL and the secret key. Runs on SQLite and on PostgreSQL (`postgres::…`, see
+//! `http_common`). Run with `cargo test --features http --test http_clerk_rs`.
 #![cfg(feature = "http")]
 
 mod http_common;
@@ -12,7 +13,7 @@ use clerk_rs::apis::{
     organization_memberships_api as memberships, organizations_api as organizations, Error,
 };
 use clerk_rs::models;
-use http_common::{TempDb, TestServer, KEY};
+use http_common::{Store, TestDb, TestServer, KEY};
 use serde_json::{json, Value};
 
 fn map(value: Value) -> HashMap<String, Value> {
@@ -35,10 +36,13 @@ fn clerk_error<T: std::fmt::Debug>(error: Error<T>) -> (u16, String, Option<Stri
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clerk_rs_sdk_manages_memberships_and_metadata() {
-    let db = TempDb::new();
-    let server = TestServer::start(&db.path()).await;
+both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 2);
+    clerk_rs_sdk_manages_memberships_and_metadata,
+);
+
+async fn clerk_rs_sdk_manages_memberships_and_metadata(store: Store) {
+    let db = TestDb::new(store).await;
+    let server = TestServer::start(&db.url()).await;
     let config = Configuration::new(KEY).with_base_path(format!("{}/v1", server.base));
 
     // Organization.

@@ -1,11 +1,15 @@
 //! `metamerge serve`, the real binary: start-up with a generated key, one log line per
 //! request, graceful shutdown on SIGTERM and SIGINT with the database closed, and a restart on
-//! the same file. Run with `cargo test --features cli,http --test http_serve`.
+//! the same database (SQLite and, as `postgres::…`, PostgreSQL; see `http_common`). Run with
+//! `cargo test --features cli,http --test http_serve`.
 #![cfg(all(feature = "http", feature = "cli", unix))]
+
+mod http_common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStderr, Command, Stdio};
 
+use http_common::{Store, TestDb};
 use serde_json::{json, Value};
 
 struct Running {
@@ -82,11 +86,13 @@ impl Running {
     }
 }
 
-#[tokio::test]
-async fn serve_binary_logs_requests_and_shuts_down_gracefully() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("m.db");
-    let db = db.to_str().unwrap();
+both_stores!(tokio::test;
+    serve_binary_logs_requests_and_shuts_down_gracefully,
+);
+
+async fn serve_binary_logs_requests_and_shuts_down_gracefully(store: Store) {
+    let db = TestDb::new(store).await;
+    let db = &db.url();
     let client = reqwest::Client::new();
 
     let server = start(db, None);
@@ -188,4 +194,45 @@ fn serve_binary_rejects_an_empty_key_and_a_bad_database() {
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("text.db"), "{stderr}");
+}
+
+/// `--db postgres://user:password@…`: the start-up log names the database with the password
+/// replaced by `***`; `--db-pool-size 0` is refused by the argument parser.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn serve_binary_on_postgres_hides_the_password() {
+    let Some(base) = http_common::postgres_url() else {
+        http_common::report_skip("serve_binary_on_postgres_hides_the_password");
+        return;
+    };
+    let parsed: tokio_postgres::Config = base.parse().unwrap();
+    let tokio_postgres::config::Host::Tcp(host) = &parsed.get_hosts()[0] else {
+        panic!("the test needs a TCP PostgreSQL URL");
+    };
+    let port = parsed.get_ports().first().copied().unwrap_or(5432);
+    let user = parsed.get_user().unwrap();
+    let dbname = parsed.get_dbname().unwrap_or(user);
+    let schema = http_common::PgSchema::create(&base).await;
+    // Trust authentication ignores the password; it is only there to be hidden.
+    let url = format!(
+        "postgres://{user}:hunter2secret@{host}:{port}/{dbname}?options=-csearch_path%3D{}",
+        schema.schema
+    );
+    let server = start(&url, Some("sk_test_pg"));
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let log = server.stop("TERM").join("\n");
+    assert!(!log.contains("hunter2secret"), "{log}");
+    assert!(log.contains(&format!("postgres://{user}:***@")), "{log}");
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_metamerge"))
+        .args(["serve", "--db", &url, "--db-pool-size", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--db-pool-size"), "{stderr}");
+    assert!(!stderr.contains("hunter2secret"), "{stderr}");
 }

@@ -1,5 +1,6 @@
 //! `metamerge serve`: the Clerk-compatible organization membership metadata service
-//! ([`metamerge::http`], feature `http`) on an embedded SQLite database.
+//! ([`metamerge::http`], feature `http`) on an embedded SQLite database, or (feature
+//! `postgres`) on a PostgreSQL database shared by several instances.
 
 use std::net::SocketAddr;
 
@@ -15,9 +16,15 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
 
     /// SQLite database file, created on first start (migrations run automatically, WAL mode);
-    /// `:memory:` for an ephemeral store
-    #[arg(long, value_name = "PATH", default_value = "metamerge.db")]
+    /// `:memory:` for an ephemeral store; or a `postgres://user@host/dbname` URL (build with
+    /// the `postgres` feature) for a database shared by several instances
+    #[arg(long, value_name = "PATH|URL", default_value = "metamerge.db")]
     pub db: String,
+
+    /// Most PostgreSQL connections this instance keeps open (ignored for SQLite)
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub db_pool_size: u16,
 
     /// Largest stored metadata object, in bytes of compact JSON, checked after each merge
     #[arg(long, value_name = "BYTES", default_value_t = 8192)]
@@ -39,6 +46,7 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
     metamerge::http::run_blocking(metamerge::http::Config {
         addr: args.addr,
         db: args.db,
+        db_pool_size: usize::from(args.db_pool_size),
         max_metadata_bytes: args.max_metadata_bytes,
         max_body_bytes: args.max_body_bytes,
         secret_key: None,

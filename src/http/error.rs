@@ -88,6 +88,7 @@ impl ParamError {
 /// | `MembershipQuotaExceeded` | 403 | `organization_membership_quota_exceeded` |
 /// | `MethodNotAllowed` | 405 | `method_not_allowed` |
 /// | `Internal` | 500 | `internal_clerk_error` (the detail is logged, never sent) |
+/// | `Unavailable` | 503 | `service_unavailable` (the detail is logged, never sent) |
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// No `Authorization` header.
@@ -141,6 +142,11 @@ pub enum AppError {
     /// `internal_clerk_error`.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The store cannot be reached right now (a PostgreSQL server that is down or restarting,
+    /// a start-up migration not yet done). Logged with its detail; the client only sees
+    /// `service_unavailable` and may retry: nothing was changed.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl AppError {
@@ -168,6 +174,7 @@ impl AppError {
             AppError::MembershipQuotaExceeded { .. } => StatusCode::FORBIDDEN,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -234,6 +241,14 @@ impl AppError {
                 one("Method not allowed", "method_not_allowed", Map::new())
             }
             AppError::Internal(_) => vec![internal_item()],
+            AppError::Unavailable(_) => vec![ClerkError {
+                message: "Service unavailable".to_owned(),
+                long_message: "The service cannot reach its database right now; nothing was \
+                               changed. Retry later."
+                    .to_owned(),
+                code: "service_unavailable".to_owned(),
+                meta: Map::new(),
+            }],
         }
     }
 }
@@ -279,6 +294,11 @@ pub struct ClerkErrors {
     pub clerk_trace_id: String,
 }
 
+/// Marks an error response whose body is already final (the `/healthz` 503): the
+/// error-rendering middleware leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OwnErrorBody;
+
 /// Error items attached to a response by [`AppError::into_response`]; the error-rendering
 /// middleware turns them into a [`ClerkErrors`] body.
 #[derive(Debug, Clone)]
@@ -288,6 +308,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
             AppError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            AppError::Unavailable(detail) => tracing::warn!(error = %detail, "store unavailable"),
             other => tracing::debug!(error = %other, "request rejected"),
         }
         let mut response = self.status().into_response();

@@ -5,10 +5,12 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
 
-use super::error::{AppError, ClerkErrors};
+use super::error::{AppError, ClerkErrors, OwnErrorBody};
 use super::model::{
     check_initial_sizes, slugify, CreateMembershipRequest, CreateOrganizationRequest,
     DeletedObject, Fields, FromJsonBody, Health, ListMembershipsQuery, MetadataPatch, Organization,
@@ -120,12 +122,35 @@ pub struct ClerkPath<T>(pub T);
 /// Liveness: 200 `{"status":"ok"}` when the store answers, 500 otherwise. No auth.
 #[utoipa::path(get, path = "/healthz", tag = "health",
     responses((status = 200, description = "The service and its store answer", body = Health),
-              (status = 500, description = "The store does not answer", body = ClerkErrors)))]
-pub async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, AppError> {
-    state.store.ping().await?;
-    Ok(Json(Health {
-        status: "ok".to_owned(),
-    }))
+              (status = 503, description = "The store does not answer (e.g. PostgreSQL unreachable); \
+                                            `store` and `error` say which and why", body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(Health {
+            status: "ok".to_owned(),
+            store: None,
+            error: None,
+        })
+        .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            let detail = match e {
+                AppError::Unavailable(detail) | AppError::Internal(detail) => detail,
+                other => other.to_string(),
+            };
+            let mut response = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "unavailable".to_owned(),
+                    store: Some(state.store.kind().to_owned()),
+                    error: Some(detail),
+                }),
+            )
+                .into_response();
+            response.extensions_mut().insert(OwnErrorBody);
+            response
+        }
+    }
 }
 
 /// Create an organization.

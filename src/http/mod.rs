@@ -17,7 +17,7 @@
 //! | `PATCH /v1/organizations/{organization_id}/memberships/{user_id}` | OrganizationMembership |
 //! | `PATCH /v1/organizations/{organization_id}/memberships/{user_id}/metadata` | OrganizationMembership |
 //! | `DELETE /v1/organizations/{organization_id}/memberships/{user_id}` | OrganizationMembership |
-//! | `GET /healthz` (no auth) | `{"status":"ok"}` |
+//! | `GET /healthz` (no auth) | `{"status":"ok"}`, or 503 `{"status":"unavailable","store":…,"error":…}` |
 //! | `GET /v1/openapi.json` (no auth) | this API as OpenAPI 3.1, generated from the code |
 //!
 //! Every `/v1` endpoint but the OpenAPI document requires `Authorization: Bearer <secret key>`
@@ -81,7 +81,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use error::{AppError, ClerkErrors, PendingErrors};
-use store::sqlite::SqliteStore;
 use store::Store;
 
 /// The environment variable holding the secret key clients must present.
@@ -93,8 +92,13 @@ pub struct Config {
     /// Address to listen on (`--addr`, default `127.0.0.1:3000`; port 0 picks a free port).
     pub addr: SocketAddr,
     /// SQLite database file, created on first start (`--db`, default `metamerge.db`);
-    /// `:memory:` for an ephemeral store.
+    /// `:memory:` for an ephemeral store; or, with the `postgres` feature, a
+    /// `postgres://…`/`postgresql://…` URL of a PostgreSQL database shared by several
+    /// instances (see [`store::is_postgres_url`]).
     pub db: String,
+    /// Most PostgreSQL connections this instance keeps open (`--db-pool-size`, default 16);
+    /// ignored for SQLite.
+    pub db_pool_size: usize,
     /// Largest stored metadata object, in bytes of compact JSON, checked after each merge
     /// (`--max-metadata-bytes`, default 8192).
     pub max_metadata_bytes: usize,
@@ -111,6 +115,7 @@ impl Default for Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             db: "metamerge.db".to_owned(),
+            db_pool_size: 16,
             max_metadata_bytes: 8192,
             max_body_bytes: 1024 * 1024,
             secret_key: None,
@@ -314,6 +319,7 @@ async fn render_errors(request: Request, next: Next) -> Response {
     let status = response.status();
     let items = match response.extensions_mut().remove::<PendingErrors>() {
         Some(PendingErrors(items)) => items,
+        None if response.extensions().get::<error::OwnErrorBody>().is_some() => return response,
         None if status.is_client_error() || status.is_server_error() => {
             let error = match status {
                 StatusCode::NOT_FOUND => AppError::NotFound("not found".to_owned()),
@@ -392,9 +398,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the database (running migrations) and binds `config.addr`. With
-    /// `config.secret_key == None` a random `sk_test_…` key is generated (it does not look at
-    /// the environment: [`run`] does).
+    /// Opens the database (running migrations; see [`store::open`]) and binds `config.addr`.
+    /// A PostgreSQL database that cannot be reached is not an error: the server starts,
+    /// `/healthz` answers 503 and API calls Clerk's 503 `service_unavailable` until the store
+    /// has connected and migrated in the background. With `config.secret_key == None` a random
+    /// `sk_test_…` key is generated (it does not look at the environment: [`run`] does).
     ///
     /// # Errors
     /// [`ServeError::SecretKey`] for an empty or non-printable key, [`ServeError::Store`] if
@@ -407,12 +415,9 @@ impl Server {
             }
             None => (ids::generate_secret_key(), true),
         };
-        let db = config.db.clone();
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&db))
+        let store = store::open(&config.db, config.db_pool_size)
             .await
-            .map_err(|e| ServeError::Store(format!("opening the database failed: {e}")))?
             .map_err(ServeError::Store)?;
-        let store: Arc<dyn Store> = Arc::new(store);
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|source| ServeError::Bind {
@@ -510,7 +515,7 @@ pub async fn run(mut config: Config) -> Result<(), ServeError> {
             }
         };
     }
-    let db = config.db.clone();
+    let db = store::redact_password(&config.db);
     let server = Server::bind(config).await?;
     if server.secret_key_was_generated() {
         println!(

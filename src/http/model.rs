@@ -212,11 +212,18 @@ pub struct OrganizationMemberships {
     pub total_count: i64,
 }
 
-/// `GET /healthz` body.
+/// `GET /healthz` body: `{"status":"ok"}` (200), or when the store does not answer (503)
+/// `{"status":"unavailable","store":"postgres","error":"…"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Health {
-    /// `"ok"`.
+    /// `"ok"` or `"unavailable"`.
     pub status: String,
+    /// The store engine (`"sqlite"`, `"postgres"`), only when unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// Why the store does not answer (no password in it), only when unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,12 @@
 //! Shared by the `tests/http_*.rs` end-to-end tests: starts the real server in-process on
 //! 127.0.0.1 with an ephemeral port and a temporary SQLite file, and drives it over HTTP with
 //! reqwest.
+//!
+//! Tests that should hold for every store take a [`Store`] and are listed in
+//! [`both_stores!`], which emits a `sqlite::NAME` and a `postgres::NAME` test for each. The
+//! PostgreSQL ones need the `postgres` feature and `METAMERGE_TEST_POSTGRES_URL` (e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`); without the URL they print a "skipped" line and
+//! pass. Each PostgreSQL test server gets a fresh schema in that database, dropped afterwards.
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::path::PathBuf;
@@ -102,6 +108,168 @@ impl TempDb {
         let path: PathBuf = self.dir.path().join("metamerge.db");
         path.to_str().unwrap().to_owned()
     }
+}
+
+/// The environment variable naming the PostgreSQL database the `postgres::…` tests use.
+pub const POSTGRES_URL_ENV: &str = "METAMERGE_TEST_POSTGRES_URL";
+
+/// `METAMERGE_TEST_POSTGRES_URL`, if set and not empty.
+pub fn postgres_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Prints `skipped: METAMERGE_TEST_POSTGRES_URL not set (TEST)` straight to the process's
+/// stderr, past the test harness's output capture, so that the skip shows in a normal
+/// `cargo test` run.
+pub fn report_skip(test: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {POSTGRES_URL_ENV} not set ({test})"
+    );
+}
+
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// A temporary SQLite file.
+    Sqlite,
+    /// A fresh schema in the database of `METAMERGE_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// A database for test servers, removed when dropped: a temporary SQLite file, or a
+/// PostgreSQL schema.
+pub enum TestDb {
+    Sqlite(TempDb),
+    #[cfg(feature = "postgres")]
+    Postgres(PgSchema),
+}
+
+impl TestDb {
+    /// A new empty database on `store` (PostgreSQL: needs `METAMERGE_TEST_POSTGRES_URL`).
+    pub async fn new(store: Store) -> Self {
+        match store {
+            Store::Sqlite => TestDb::Sqlite(TempDb::new()),
+            #[cfg(feature = "postgres")]
+            Store::Postgres => TestDb::Postgres(
+                PgSchema::create(&postgres_url().expect("METAMERGE_TEST_POSTGRES_URL is set"))
+                    .await,
+            ),
+            #[cfg(not(feature = "postgres"))]
+            Store::Postgres => panic!("PostgreSQL tests need the `postgres` feature"),
+        }
+    }
+
+    /// The `--db` value for it.
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(db) => db.path(),
+            #[cfg(feature = "postgres")]
+            TestDb::Postgres(schema) => schema.url(),
+        }
+    }
+}
+
+/// A schema `metamerge_test_<random>` in the database at `base`, dropped (with everything in
+/// it) when this is dropped. [`PgSchema::url`] points the server at it via `search_path`.
+#[cfg(feature = "postgres")]
+pub struct PgSchema {
+    pub base: String,
+    pub schema: String,
+}
+
+#[cfg(feature = "postgres")]
+impl PgSchema {
+    pub async fn create(base: &str) -> Self {
+        let schema = format!(
+            "metamerge_test_{}",
+            metamerge::http::ids::random_base62(16).to_lowercase()
+        );
+        pg_execute(base, &format!("CREATE SCHEMA {schema}")).await;
+        PgSchema {
+            base: base.to_owned(),
+            schema,
+        }
+    }
+
+    /// The base URL with `options=-c search_path=<schema>` added.
+    pub fn url(&self) -> String {
+        let separator = if self.base.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-csearch_path%3D{}",
+            self.base, self.schema
+        )
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread with
+        // its own.
+        let base = self.base.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(pg_execute(&base, &sql));
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("could not drop test schema {}", self.schema);
+        }
+    }
+}
+
+/// Runs `sql` on a fresh connection to `url`.
+#[cfg(feature = "postgres")]
+pub async fn pg_execute(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_URL_ENV}: {e}"));
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    drop(client);
+    let _ = connection.await;
+}
+
+/// Emits, for each listed `async fn NAME(store: Store)`, a test `sqlite::NAME` and a test
+/// `postgres::NAME` (only with the `postgres` feature; it prints "skipped: …" and returns when
+/// `METAMERGE_TEST_POSTGRES_URL` is not set). The first argument is the test attribute, e.g.
+/// `tokio::test` or `tokio::test(flavor = "multi_thread", worker_threads = 4)`.
+#[macro_export]
+macro_rules! both_stores {
+    ($attr:meta; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[$attr]
+                async fn $name() {
+                    super::$name($crate::http_common::Store::Sqlite).await
+                }
+            )*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[$attr]
+                async fn $name() {
+                    if $crate::http_common::postgres_url().is_none() {
+                        $crate::http_common::report_skip(stringify!($name));
+                        return;
+                    }
+                    super::$name($crate::http_common::Store::Postgres).await
+                }
+            )*
+        }
+    };
 }
 
 /// A config for a test server on an ephemeral loopback port.

@@ -1,7 +1,9 @@
 //! Storage of organizations and memberships behind one small trait.
 //!
-//! Handlers only see [`Store`]; [`sqlite::SqliteStore`] is the embedded engine. A second
-//! engine (PostgreSQL, issue 7) implements the same trait: every method is one transaction,
+//! Handlers only see [`Store`]; [`sqlite::SqliteStore`] is the embedded engine, and
+//! `postgres::PostgresStore` (feature `postgres`) the shared one for several instances;
+//! [`open`] picks one from the `--db` value. Both implement the same trait: every method is
+//! one transaction,
 //! and the read-merge-write methods ([`Store::update_organization`],
 //! [`Store::update_membership`]) hand the current row to a closure *inside* that transaction
 //! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE`), write the result only if
@@ -10,10 +12,13 @@
 //!
 //! Methods return boxed futures so that the trait stays object-safe (`Arc<dyn Store>`).
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use super::error::AppError;
 use super::model::{ListMembershipsQuery, MembershipRecord, Metadata, Organization};
@@ -75,6 +80,10 @@ pub struct MembershipPage {
 /// and `Internal` for engine failures. A method resolves only after its transaction is
 /// committed (or rolled back).
 pub trait Store: Send + Sync + 'static {
+    /// The engine's name, `"sqlite"` or `"postgres"` (shown by `/healthz` when the store
+    /// does not answer).
+    fn kind(&self) -> &'static str;
+
     /// Inserts an organization with a new `org_` id; `created_at = updated_at = now`.
     fn create_organization(
         &self,
@@ -135,4 +144,98 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes and closes the store. Later calls fail with `Internal`.
     fn close(&self) -> BoxFuture<'_, Result<(), AppError>>;
+}
+
+/// Whether `db` names a PostgreSQL database: it starts with `postgres://` or
+/// `postgresql://`. Anything else (a file path, `:memory:`, `sqlite://…`) is SQLite.
+///
+/// ```
+/// use metamerge::http::store::is_postgres_url;
+/// assert!(is_postgres_url("postgres://app@db.internal/metamerge"));
+/// assert!(is_postgres_url("postgresql://app@db.internal/metamerge"));
+/// assert!(!is_postgres_url("sqlite://metamerge.db"));
+/// assert!(!is_postgres_url("postgres.db"));
+/// ```
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// The URL or path `db` with any password in it (user info or a `password=` parameter)
+/// replaced by `***`, for logs and messages.
+///
+/// ```
+/// use metamerge::http::store::redact_password;
+/// assert_eq!(redact_password("postgres://app:s3cret@db/mm"), "postgres://app:***@db/mm");
+/// assert_eq!(
+///     redact_password("postgres://app@db/mm?sslmode=disable&password=s3cret&x=1"),
+///     "postgres://app@db/mm?sslmode=disable&password=***&x=1"
+/// );
+/// assert_eq!(redact_password("postgres://app@db/mm"), "postgres://app@db/mm");
+/// assert_eq!(redact_password("data/metamerge.db"), "data/metamerge.db");
+/// ```
+pub fn redact_password(db: &str) -> String {
+    let Some((scheme, rest)) = db.split_once("://").filter(|_| is_postgres_url(db)) else {
+        return db.to_owned();
+    };
+    let (main, query) = match rest.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (rest, None),
+    };
+    // The user info ends at the last `@` before the path.
+    let authority_end = main.find('/').unwrap_or(main.len());
+    let main = match main[..authority_end].rfind('@') {
+        Some(at) => match main[..at].split_once(':') {
+            Some((user, _password)) => format!("{user}:***{}", &main[at..]),
+            None => main.to_owned(),
+        },
+        None => main.to_owned(),
+    };
+    let query = query.map(|query| {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=***".to_owned(),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{main}?{query}"),
+        None => format!("{scheme}://{main}"),
+    }
+}
+
+/// Opens the store that `db` names: PostgreSQL for a `postgres://`/`postgresql://` URL (with
+/// a pool of `pool_size` connections; needs the `postgres` feature), else SQLite (a file,
+/// `:memory:` or `sqlite://path`; `pool_size` is ignored, SQLite uses one connection).
+///
+/// # Errors
+/// What [`sqlite::SqliteStore::open`] or `postgres::PostgresStore::open` report, or a
+/// PostgreSQL URL in a build without the `postgres` feature. Messages never contain a
+/// password.
+pub async fn open(db: &str, pool_size: usize) -> Result<Arc<dyn Store>, String> {
+    if is_postgres_url(db) {
+        #[cfg(feature = "postgres")]
+        {
+            let store = postgres::PostgresStore::open(db, pool_size)
+                .await
+                .map_err(|e| format!("database `{}`: {e}", redact_password(db)))?;
+            return Ok(Arc::new(store));
+        }
+        #[cfg(not(feature = "postgres"))]
+        {
+            let _ = pool_size;
+            return Err(format!(
+                "database `{}`: this metamerge was built without PostgreSQL support; \
+                 rebuild with `--features postgres`",
+                redact_password(db)
+            ));
+        }
+    }
+    let path = db.to_owned();
+    let store = tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path))
+        .await
+        .map_err(|e| format!("opening the database failed: {e}"))??;
+    Ok(Arc::new(store))
 }

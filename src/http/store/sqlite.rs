@@ -251,6 +251,10 @@ fn next_timestamp(previous: i64) -> i64 {
 }
 
 impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn create_organization(
         &self,
         new: NewOrganization,
