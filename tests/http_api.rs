@@ -945,23 +945,6 @@ async fn unknown_routes_and_methods_get_clerk_bodies(store: Store) {
     s.stop().await;
 }
 
-both_stores!(tokio::test;
-    healthz_needs_no_key_and_has_a_request_id,
-    openapi_document_describes_every_endpoint,
-    authentication_errors,
-    client_request_id_is_kept_as_clerk_trace_id,
-    organization_lifecycle,
-    organization_body_errors,
-    malformed_and_oversized_bodies,
-    membership_create_errors,
-    membership_objects_and_role_update,
-    metadata_patch_deep_merge_and_null_removal,
-    metadata_patch_errors_change_nothing,
-    key_order_and_number_literals_survive,
-    list_pagination_order_and_filters,
-    unknown_routes_and_methods_get_clerk_bodies,
-);
-
 /// SQLite only: `:memory:` is a SQLite database.
 #[tokio::test]
 async fn in_memory_database_works() {
@@ -980,9 +963,8 @@ async fn in_memory_database_works() {
 /// applying both in order would differ from parse-then-merge, where the last one silently wins.
 /// The error is Clerk's 400 for a malformed body, naming the key with line and column; nothing
 /// is stored, on both endpoints.
-#[tokio::test]
-async fn metadata_patch_duplicate_key_is_a_located_400_and_changes_nothing() {
-    let (s, _db) = server().await;
+async fn metadata_patch_duplicate_key_is_a_located_400_and_changes_nothing(store: Store) {
+    let (s, _db) = server(store).await;
     let org = s.create_org("Acme").await;
     s.add_member(&org, "user_1", "org:member").await;
     let seeded = s
@@ -1069,9 +1051,8 @@ async fn metadata_patch_duplicate_key_is_a_located_400_and_changes_nothing() {
 /// nothing is stored (neither metadata field, nor `updated_at`), on both endpoints. The error
 /// gives line and column. A bad body still gets its 400 (or 422) before a 404 for a missing
 /// organization or membership.
-#[tokio::test]
-async fn metadata_patch_invalid_json_at_the_end_changes_nothing() {
-    let (s, _db) = server().await;
+async fn metadata_patch_invalid_json_at_the_end_changes_nothing(store: Store) {
+    let (s, _db) = server(store).await;
     let org = s.create_org("Acme").await;
     s.add_member(&org, "user_1", "org:member").await;
     let seed = json!({
@@ -1212,3 +1193,22 @@ async fn metadata_patch_invalid_json_at_the_end_changes_nothing() {
     );
     s.stop().await;
 }
+
+both_stores!(tokio::test;
+    healthz_needs_no_key_and_has_a_request_id,
+    openapi_document_describes_every_endpoint,
+    authentication_errors,
+    client_request_id_is_kept_as_clerk_trace_id,
+    organization_lifecycle,
+    organization_body_errors,
+    malformed_and_oversized_bodies,
+    membership_create_errors,
+    membership_objects_and_role_update,
+    metadata_patch_deep_merge_and_null_removal,
+    metadata_patch_errors_change_nothing,
+    key_order_and_number_literals_survive,
+    list_pagination_order_and_filters,
+    unknown_routes_and_methods_get_clerk_bodies,
+    metadata_patch_duplicate_key_is_a_located_400_and_changes_nothing,
+    metadata_patch_invalid_json_at_the_end_changes_nothing,
+);
