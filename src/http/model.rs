@@ -304,7 +304,13 @@ impl Fields {
     pub fn optional_integer(&mut self, name: &str, min: i64) -> Option<i64> {
         match self.map.remove(name) {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => match n.as_i64() {
+            // An integral number written with a fraction or exponent (`3.0`, `1e2`) is an
+            // integer in JSON Schema's sense, so it is accepted (schemathesis found it rejected).
+            Some(Value::Number(n)) => match n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                    .map(|f| f as i64)
+            }) {
                 Some(i) if i >= min => Some(i),
                 _ => {
                     self.invalid(
@@ -358,14 +364,19 @@ impl Fields {
 
 /// Body of `POST /v1/organizations`.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
+// Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
+#[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
     /// Display name (required, non-empty).
+    #[schema(min_length = 1)]
     pub name: String,
     /// Lowercase letters, digits and `-`; derived from `name` when absent.
+    #[schema(min_length = 1, pattern = "^[a-z0-9-]+$")]
     pub slug: Option<String>,
     /// The creating user's ID.
     pub created_by: Option<String>,
     /// Maximum number of memberships, `0` (default) = unlimited.
+    #[schema(minimum = 0)]
     pub max_allowed_memberships: Option<i64>,
     /// Initial public metadata (object; `null` = `{}`).
     #[schema(value_type = Option<Object>)]
@@ -411,10 +422,14 @@ impl FromJsonBody for CreateOrganizationRequest {
 
 /// Body of `POST /v1/organizations/{organization_id}/memberships`.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
+// Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
+#[serde(deny_unknown_fields)]
 pub struct CreateMembershipRequest {
-    /// The user to add (required).
+    /// The user to add (required, non-empty).
+    #[schema(min_length = 1)]
     pub user_id: String,
-    /// The role key, e.g. `org:admin` (required).
+    /// The role key, e.g. `org:admin` (required, non-empty).
+    #[schema(min_length = 1)]
     pub role: String,
     /// Initial public metadata (object; `null` = `{}`).
     #[schema(value_type = Option<Object>)]
@@ -443,8 +458,11 @@ impl FromJsonBody for CreateMembershipRequest {
 
 /// Body of `PATCH /v1/organizations/{organization_id}/memberships/{user_id}`.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
+// Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
+#[serde(deny_unknown_fields)]
 pub struct UpdateMembershipRequest {
-    /// The new role key (required).
+    /// The new role key (required, non-empty).
+    #[schema(min_length = 1)]
     pub role: String,
 }
 
@@ -462,12 +480,14 @@ impl FromJsonBody for UpdateMembershipRequest {
 /// key at any level, anything else (arrays included) replaces. An absent field leaves the
 /// stored object untouched; `{}` changes nothing.
 #[derive(Debug, Clone, PartialEq, Default, ToSchema)]
+// Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
+#[serde(deny_unknown_fields)]
 pub struct MetadataPatch {
-    /// Merge patch for `public_metadata`.
-    #[schema(value_type = Option<Object>)]
+    /// Merge patch for `public_metadata` (an object; `null` is rejected).
+    #[schema(value_type = Object, required = false)]
     pub public_metadata: Option<Metadata>,
-    /// Merge patch for `private_metadata`.
-    #[schema(value_type = Option<Object>)]
+    /// Merge patch for `private_metadata` (an object; `null` is rejected).
+    #[schema(value_type = Object, required = false)]
     pub private_metadata: Option<Metadata>,
 }
 
@@ -652,12 +672,21 @@ impl ListMembershipsQuery {
                 }
                 "offset" => {
                     once(&mut seen, 1)?;
-                    query.offset = value.parse().map_err(|_| {
-                        bad(
-                            "offset",
-                            format!("offset must be a non-negative integer, got `{value}`"),
-                        )
-                    })?;
+                    // At most i64::MAX, the largest offset the store can express (schemathesis
+                    // found 2^63 accepted although the schema says int64).
+                    query.offset = value
+                        .parse()
+                        .ok()
+                        .filter(|o| i64::try_from(*o).is_ok())
+                        .ok_or_else(|| {
+                            bad(
+                                "offset",
+                                format!(
+                                    "offset must be an integer from 0 to {}, got `{value}`",
+                                    i64::MAX
+                                ),
+                            )
+                        })?;
                 }
                 "order_by" => {
                     once(&mut seen, 2)?;
