@@ -31,7 +31,7 @@ seed_args=()
 "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "http://127.0.0.1:$port/v1/openapi.json" \
     --url "http://127.0.0.1:$port" \
     --header "Authorization: Bearer $key" \
-    --checks all --max-examples "$examples" --workers 2 --max-time 150 \
+    --checks all --max-examples "$examples" --workers 2 --max-time 120 \
     --request-timeout 10 --no-color "${seed_args[@]}"
 kill -0 "$server" 2>/dev/null || { echo "the server died during the run:"; cat "$log"; exit 1; }
 if grep -q ' ERROR ' "$log"; then echo "the server logged errors:"; grep ' ERROR ' "$log"; exit 1; fi
