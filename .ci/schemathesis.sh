@@ -26,12 +26,17 @@ for _ in $(seq 100); do
     kill -0 "$server" 2>/dev/null || { echo "the server exited:"; cat "$log"; exit 1; }
     sleep 0.1
 done
+# `ensure_resource_availability` is left out: a user ID created with a `%` in it (`%C3%8E`) is
+# put into the next request's path by schemathesis's link as it is, not percent-encoded, so the
+# server decodes it to another ID and answers 404, although the membership is there under its
+# real ID (reachable as `%25C3%258E`). A setting in schemathesis.toml cannot turn it off, as
+# `--checks all` overrides it.
 seed_args=()
 [ -n "${SCHEMATHESIS_SEED:-}" ] && seed_args=(--seed "$SCHEMATHESIS_SEED")
 "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "http://127.0.0.1:$port/v1/openapi.json" \
     --url "http://127.0.0.1:$port" \
     --header "Authorization: Bearer $key" \
-    --checks all --max-examples "$examples" --workers 2 --max-time 120 \
+    --checks all --exclude-checks ensure_resource_availability --max-examples "$examples" --workers 2 --max-time 120 \
     --request-timeout 10 --no-color "${seed_args[@]}"
 kill -0 "$server" 2>/dev/null || { echo "the server died during the run:"; cat "$log"; exit 1; }
 if grep -q ' ERROR ' "$log"; then echo "the server logged errors:"; grep ' ERROR ' "$log"; exit 1; fi
