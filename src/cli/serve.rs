@@ -28,7 +28,7 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
 
     /// Seconds a client may take to send a request's head (request line and headers) before
-    /// the connection is closed
+    /// the connection is closed; also the idle timeout of kept-alive connections
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_read_timeout_secs: u64,
 

@@ -107,9 +107,10 @@ pub struct Config {
     /// generated (see [`Server::secret_key`]).
     pub secret_key: Option<String>,
     /// Longest time a client may take to send a request head (request line and headers),
-    /// counted from the first byte of the head (or from the connection's start): past it the
-    /// connection is closed without an answer, so slow-header ("slowloris") clients cannot hold
-    /// connections open (`--header-read-timeout-secs`, default 10 s).
+    /// counted from when the server starts waiting for it (a new connection, or a kept-alive
+    /// one after its previous answer, so this is also the keep-alive idle timeout): past it
+    /// the connection is closed without an answer, so slow-header ("slowloris") clients
+    /// cannot hold connections open (`--header-read-timeout-secs`, default 10 s).
     pub header_read_timeout: Duration,
     /// Longest time one request may take from its head being read to its response, reading
     /// the body included: past it the answer is 408 `request_timeout`, so a client that
