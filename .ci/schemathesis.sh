@@ -22,7 +22,8 @@ METAMERGE_SECRET_KEY="$key" RUST_LOG=warn target/debug/metamerge serve \
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
-    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+        "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
     kill -0 "$server" 2>/dev/null || { echo "the server exited:"; cat "$log"; exit 1; }
     sleep 0.1
 done

@@ -536,3 +536,28 @@ async fn openapi_document_matches_the_server() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.error_code(), "request_body_invalid");
 }
+
+/// A body of JSON whitespace is `{}`, but a form feed is not JSON whitespace: it was taken as an
+/// empty body and answered 200.
+#[tokio::test]
+async fn a_form_feed_body_is_not_an_empty_body() {
+    let s = start().await;
+    let org = s.create_org("Acme").await;
+    let path = format!("/v1/organizations/{org}/metadata");
+    for (body, status) in [
+        (" \t\r\n", StatusCode::OK),
+        ("\x0c", StatusCode::BAD_REQUEST),
+        ("\x0b", StatusCode::BAD_REQUEST),
+    ] {
+        let r = TestServer::reply(
+            s.raw(reqwest::Method::PATCH, &path)
+                .header("Content-Type", "application/json")
+                .body(body),
+        )
+        .await;
+        assert_eq!(r.status, status, "{body:?}: {}", r.text);
+        if status != StatusCode::OK {
+            assert_eq!(r.error_code(), "request_body_invalid");
+        }
+    }
+}
