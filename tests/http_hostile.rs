@@ -537,15 +537,17 @@ async fn openapi_document_matches_the_server() {
     assert_eq!(r.error_code(), "request_body_invalid");
 }
 
-/// A body of JSON whitespace is `{}`, but a form feed is not JSON whitespace: it was taken as an
-/// empty body and answered 200.
+/// Only a body of no bytes counts as `{}`: whitespace alone (a space, a form feed) is not a JSON
+/// text; both were taken as an empty body and answered 200.
 #[tokio::test]
-async fn a_form_feed_body_is_not_an_empty_body() {
+async fn a_whitespace_body_is_not_an_empty_body() {
     let s = start().await;
     let org = s.create_org("Acme").await;
     let path = format!("/v1/organizations/{org}/metadata");
     for (body, status) in [
-        (" \t\r\n", StatusCode::OK),
+        ("", StatusCode::OK),
+        (" ", StatusCode::BAD_REQUEST),
+        (" \t\r\n", StatusCode::BAD_REQUEST),
         ("\x0c", StatusCode::BAD_REQUEST),
         ("\x0b", StatusCode::BAD_REQUEST),
     ] {
