@@ -33,6 +33,16 @@ pub struct ServeArgs {
     /// Largest request body, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+
+    /// Seconds a client may take to send a request's head (request line and headers) before
+    /// the connection is closed; also the idle timeout of kept-alive connections
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds one request may take, reading its body included, before it is answered with
+    /// 408 request_timeout
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
 }
 
 /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and closes the database.
@@ -50,6 +60,8 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         max_metadata_bytes: args.max_metadata_bytes,
         max_body_bytes: args.max_body_bytes,
         secret_key: None,
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_secs),
     })
     .map_err(CliError::Serve)
 }

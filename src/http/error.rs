@@ -87,6 +87,7 @@ impl ParamError {
 /// | `AlreadyMember` | 400 | `already_a_member_in_organization` |
 /// | `MembershipQuotaExceeded` | 403 | `organization_membership_quota_exceeded` |
 /// | `MethodNotAllowed` | 405 | `method_not_allowed` |
+/// | `RequestTimeout` | 408 | `request_timeout` |
 /// | `Internal` | 500 | `internal_clerk_error` (the detail is logged, never sent) |
 /// | `Unavailable` | 503 | `service_unavailable` (the detail is logged, never sent) |
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +139,9 @@ pub enum AppError {
     /// The route exists but not with this method.
     #[error("method not allowed for this path")]
     MethodNotAllowed,
+    /// The request (its body included) took longer than the server's request timeout.
+    #[error("the request was not completed within the server's request timeout")]
+    RequestTimeout,
     /// Anything unexpected (store failure, bug). Logged with its detail; the client only sees
     /// `internal_clerk_error`.
     #[error("internal error: {0}")]
@@ -173,6 +177,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MembershipQuotaExceeded { .. } => StatusCode::FORBIDDEN,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -240,6 +245,7 @@ impl AppError {
             AppError::MethodNotAllowed => {
                 one("Method not allowed", "method_not_allowed", Map::new())
             }
+            AppError::RequestTimeout => one("Request timeout", "request_timeout", Map::new()),
             AppError::Internal(_) => vec![internal_item()],
             AppError::Unavailable(_) => vec![ClerkError {
                 message: "Service unavailable".to_owned(),

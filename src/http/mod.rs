@@ -68,11 +68,13 @@ use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -108,6 +110,19 @@ pub struct Config {
     /// reads `METAMERGE_SECRET_KEY`, and if that is unset too a random `sk_test_…` key is
     /// generated (see [`Server::secret_key`]).
     pub secret_key: Option<String>,
+    /// Longest time a client may take to send a request head (request line and headers),
+    /// counted from when the server starts waiting for it (a new connection, or a kept-alive
+    /// one after its previous answer, so this is also the keep-alive idle timeout): past it
+    /// the connection is closed without an answer, so slow-header ("slowloris") clients
+    /// cannot hold connections open (`--header-read-timeout-secs`, default 10 s).
+    pub header_read_timeout: Duration,
+    /// Longest time one request may take from its head being read to its response, reading
+    /// the body included: past it the answer is 408 `request_timeout`, so a client that
+    /// trickles its body (or announces more than it sends) is cut off
+    /// (`--request-timeout-secs`, default 30 s). A change whose store transaction had already
+    /// started when the time ran out is still committed whole; the 408 only says that the
+    /// client was not told.
+    pub request_timeout: Duration,
 }
 
 impl Default for Config {
@@ -119,6 +134,8 @@ impl Default for Config {
             max_metadata_bytes: 8192,
             max_body_bytes: 1024 * 1024,
             secret_key: None,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -153,11 +170,14 @@ pub enum ServeError {
 pub struct AppState {
     /// The storage engine.
     pub store: Arc<dyn Store>,
-    secret_key: Arc<str>,
+    /// SHA-256 of the secret key (see `require_secret_key`).
+    secret_key_digest: [u8; 32],
     /// Largest stored metadata object in compact-JSON bytes.
     pub max_metadata_bytes: usize,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// Longest time a request may take ([`Config::request_timeout`]).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -165,9 +185,10 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, secret_key: &str, config: &Config) -> Self {
         AppState {
             store,
-            secret_key: Arc::from(secret_key),
+            secret_key_digest: key_digest(secret_key.as_bytes()),
             max_metadata_bytes: config.max_metadata_bytes,
             max_body_bytes: config.max_body_bytes,
+            request_timeout: config.request_timeout,
         }
     }
 }
@@ -209,11 +230,7 @@ impl utoipa::Modify for BearerAuth {
 /// turned into 500s, body limit.
 pub fn router(state: AppState) -> Router {
     let (routes, openapi) = router_and_openapi(state.clone());
-    let openapi_json: Arc<str> = Arc::from(
-        openapi
-            .to_json()
-            .expect("the generated OpenAPI document serializes"),
-    );
+    let openapi_json: Arc<str> = Arc::from(openapi_to_json(&openapi));
     let max_body_bytes = state.max_body_bytes;
     routes
         .route(
@@ -225,6 +242,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
         .layer(CatchPanicLayer::new())
         .layer(from_fn(render_errors))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -241,18 +262,88 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenAPI document of [`router`], generated from the handlers' annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    protected_routes()
+    let mut doc = protected_routes()
         .merge(public_routes())
         .split_for_parts()
-        .1
+        .1;
+    optional_bodies_not_null(&mut doc);
+    doc
 }
 
 fn router_and_openapi(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    protected_routes()
+    let (router, mut doc) = protected_routes()
         // Applies to the routes added so far only.
         .route_layer(from_fn_with_state(state, require_secret_key))
         .merge(public_routes())
-        .split_for_parts()
+        .split_for_parts();
+    optional_bodies_not_null(&mut doc);
+    (router, doc)
+}
+
+/// The OpenAPI document as served. utoipa 5 serializes a response link's fields in snake case
+/// (`operation_id`, `operation_ref`, `request_body`), which OpenAPI tools do not recognise; they
+/// are renamed to the specification's `operationId`, `operationRef` and `requestBody`.
+pub fn openapi_to_json(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut value = serde_json::to_value(doc).expect("the generated OpenAPI document serializes");
+    if let Some(paths) = value
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        let operations = paths
+            .values_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+            .flat_map(|item| item.values_mut());
+        let responses = operations
+            .filter_map(|op| op.get_mut("responses"))
+            .filter_map(serde_json::Value::as_object_mut)
+            .flat_map(|responses| responses.values_mut());
+        let links = responses
+            .filter_map(|response| response.get_mut("links"))
+            .filter_map(serde_json::Value::as_object_mut)
+            .flat_map(|links| links.values_mut())
+            .filter_map(serde_json::Value::as_object_mut);
+        for link in links {
+            for (from, to) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(v) = link.remove(from) {
+                    link.insert(to.to_owned(), v);
+                }
+            }
+        }
+    }
+    value.to_string()
+}
+
+/// utoipa describes an optional request body (`request_body = Option<T>`) as `required: false`
+/// with the schema `oneOf: [null, T]`, but a body that is JSON `null` is rejected (400, not an
+/// object): only an absent (empty) body is optional. Keeps `T` alone (schemathesis found the
+/// mismatch).
+fn optional_bodies_not_null(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{Schema, Type};
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        for operation in [&mut item.post, &mut item.patch].into_iter().flatten() {
+            let Some(body) = &mut operation.request_body else {
+                continue;
+            };
+            for content in body.content.values_mut() {
+                let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+                    continue;
+                };
+                let is_null = |s: &RefOr<Schema>| {
+                    matches!(s, RefOr::T(Schema::Object(o))
+                        if o.schema_type == utoipa::openapi::schema::SchemaType::Type(Type::Null))
+                };
+                let rest: Vec<_> = one_of.items.iter().filter(|s| !is_null(s)).collect();
+                if rest.len() == 1 && one_of.items.len() == 2 {
+                    content.schema = Some(rest[0].clone());
+                }
+            }
+        }
+    }
 }
 
 /// The `/v1` routes that need the secret key.
@@ -280,8 +371,11 @@ fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(handlers::healthz))
 }
 
-/// `Authorization: Bearer <key>`, the key compared in constant time (`subtle`; only the
-/// length can be told apart by timing).
+/// `Authorization: Bearer <key>`. The presented key is hashed with SHA-256 and the digest is
+/// compared with the secret key's digest by `subtle`'s constant-time equality: the time taken
+/// depends neither on where the presented key differs from the secret key nor on whether the
+/// lengths match (hashing depends only on the presented key's own length, which its sender
+/// knows). Neither key is ever logged: errors name only the kind of failure.
 async fn require_secret_key(
     State(state): State<AppState>,
     request: Request,
@@ -300,10 +394,31 @@ async fn require_secret_key(
         }
         _ => return Err(AppError::AuthorizationHeaderFormat),
     };
-    if !bool::from(key.as_bytes().ct_eq(state.secret_key.as_bytes())) {
+    if !bool::from(key_digest(key.as_bytes()).ct_eq(&state.secret_key_digest)) {
         return Err(AppError::KeyInvalid);
     }
     Ok(next.run(request).await)
+}
+
+/// SHA-256 of a secret key, the form in which keys are compared.
+fn key_digest(key: &[u8]) -> [u8; 32] {
+    Sha256::digest(key).into()
+}
+
+/// Whether `presented` is the secret key `secret`, compared as in the service's
+/// `Authorization` check: SHA-256 digests of both compared in constant time, so that the time
+/// does not depend on where (or whether) the keys differ, nor on their lengths beyond the
+/// cost of hashing `presented`. Public for the `secret_compare` benchmark.
+///
+/// ```
+/// # #[cfg(feature = "http")] {
+/// assert!(metamerge::http::secret_key_matches(b"sk_test_a", b"sk_test_a"));
+/// assert!(!metamerge::http::secret_key_matches(b"sk_test_a", b"sk_test_b"));
+/// assert!(!metamerge::http::secret_key_matches(b"sk_test_a", b"sk_test_ab"));
+/// # }
+/// ```
+pub fn secret_key_matches(secret: &[u8], presented: &[u8]) -> bool {
+    bool::from(key_digest(presented).ct_eq(&key_digest(secret)))
 }
 
 /// Writes Clerk's error body for every error response: those from [`AppError`] (which carry
@@ -324,15 +439,26 @@ async fn render_errors(request: Request, next: Next) -> Response {
             let error = match status {
                 StatusCode::NOT_FOUND => AppError::NotFound("not found".to_owned()),
                 StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
+                StatusCode::REQUEST_TIMEOUT => AppError::RequestTimeout,
                 s if s.is_server_error() => {
                     AppError::Internal(format!("unexpected {s} response (panic?)"))
                 }
                 s => AppError::BodyInvalid(format!("the request was rejected with status {s}")),
             };
-            tracing::error!(
-                status = status.as_u16(),
-                "error response without a Clerk body"
-            );
+            // The request's own log line already records the status: a 4xx is logged here
+            // only at debug level; a 5xx that did not come from `AppError` (a panic) is an
+            // error of ours.
+            if status.is_server_error() {
+                tracing::error!(
+                    status = status.as_u16(),
+                    "error response without a Clerk body"
+                );
+            } else {
+                tracing::debug!(
+                    status = status.as_u16(),
+                    "error response given a Clerk body"
+                );
+            }
             error.items()
         }
         None => return response,
@@ -395,6 +521,7 @@ pub struct Server {
     state: AppState,
     secret_key: String,
     generated_key: bool,
+    header_read_timeout: Duration,
 }
 
 impl Server {
@@ -431,6 +558,7 @@ impl Server {
             state,
             secret_key,
             generated_key,
+            header_read_timeout: config.header_read_timeout,
         })
     }
 
@@ -454,17 +582,46 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting, waits for in-flight requests
     /// to finish and closes the database (checkpointing the WAL).
     ///
+    /// Each connection is served by hyper's HTTP/1 connection with a tokio timer, so that
+    /// [`Config::header_read_timeout`] applies (axum's own `serve` sets no timer); the router
+    /// applies [`Config::request_timeout`]. An error accepting a connection (e.g. out of file
+    /// descriptors) is logged and retried after 100 ms; it does not stop the server.
+    ///
     /// # Errors
-    /// [`ServeError::Io`] if serving fails, [`ServeError::Close`] if the database does not close
-    /// cleanly.
+    /// [`ServeError::Close`] if the database does not close cleanly.
     pub async fn serve<F>(self, shutdown: F) -> Result<(), ServeError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let app = router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let stream = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "connection closed with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        graceful.shutdown().await;
         tracing::info!("all requests finished; closing the database");
         self.store.close().await.map_err(ServeError::Close)
     }

@@ -311,7 +311,13 @@ impl Fields {
     pub fn optional_integer(&mut self, name: &str, min: i64) -> Option<i64> {
         match self.map.remove(name) {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => match n.as_i64() {
+            // An integral number written with a fraction or exponent (`3.0`, `1e2`) is an
+            // integer in JSON Schema's sense, so it is accepted (schemathesis found it rejected).
+            Some(Value::Number(n)) => match n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                    .map(|f| f as i64)
+            }) {
                 Some(i) if i >= min => Some(i),
                 _ => {
                     self.invalid(
@@ -365,14 +371,19 @@ impl Fields {
 
 /// Body of `POST /v1/organizations`.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
+// Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
+#[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
     /// Display name (required, non-empty).
+    #[schema(min_length = 1)]
     pub name: String,
     /// Lowercase letters, digits and `-`; derived from `name` when absent.
+    #[schema(min_length = 1, pattern = "^[a-z0-9-]+$")]
     pub slug: Option<String>,
     /// The creating user's ID.
     pub created_by: Option<String>,
     /// Maximum number of memberships, `0` (default) = unlimited.
+    #[schema(minimum = 0)]
     pub max_allowed_memberships: Option<i64>,
     /// Initial public metadata (object; `null` = `{}`).
     #[schema(value_type = Option<Object>)]
@@ -418,10 +429,14 @@ impl FromJsonBody for CreateOrganizationRequest {
 
 /// Body of `POST /v1/organizations/{organization_id}/memberships`.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
+// Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
+#[serde(deny_unknown_fields)]
 pub struct CreateMembershipRequest {
-    /// The user to add (required).
+    /// The user to add (required, non-empty).
+    #[schema(min_length = 1)]
     pub user_id: String,
-    /// The role key, e.g. `org:admin` (required).
+    /// The role key, e.g. `org:admin` (required, non-empty).
+    #[schema(min_length = 1)]
     pub role: String,
     /// Initial public metadata (object; `null` = `{}`).
     #[schema(value_type = Option<Object>)]
@@ -450,8 +465,11 @@ impl FromJsonBody for CreateMembershipRequest {
 
 /// Body of `PATCH /v1/organizations/{organization_id}/memberships/{user_id}`.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
+// Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
+#[serde(deny_unknown_fields)]
 pub struct UpdateMembershipRequest {
-    /// The new role key (required).
+    /// The new role key (required, non-empty).
+    #[schema(min_length = 1)]
     pub role: String,
 }
 
@@ -471,12 +489,14 @@ impl FromJsonBody for UpdateMembershipRequest {
 /// ([`MetadataPatch::apply_body`], with [`crate::merge_slice`]); this type describes it in the
 /// OpenAPI document.
 #[derive(Debug, Clone, PartialEq, Default, ToSchema)]
+// Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
+#[serde(deny_unknown_fields)]
 pub struct MetadataPatch {
-    /// Merge patch for `public_metadata`.
-    #[schema(value_type = Option<Object>)]
+    /// Merge patch for `public_metadata` (an object; `null` is rejected).
+    #[schema(value_type = Object, required = false)]
     pub public_metadata: Option<Metadata>,
-    /// Merge patch for `private_metadata`.
-    #[schema(value_type = Option<Object>)]
+    /// Merge patch for `private_metadata` (an object; `null` is rejected).
+    #[schema(value_type = Object, required = false)]
     pub private_metadata: Option<Metadata>,
 }
 
@@ -489,8 +509,8 @@ impl MetadataPatch {
     ///
     /// The body is merged with [`crate::merge_slice`] (RFC 7396 section 2, applied while it is
     /// parsed, no patch tree built) into `{"public_metadata": public, "private_metadata":
-    /// private}`, the stored objects moved in and back out, never copied. A body of nothing but
-    /// whitespace counts as `{}`. Then, as the body's fields are validated:
+    /// private}`, the stored objects moved in and back out, never copied. An empty body (no
+    /// bytes) counts as `{}`; whitespace alone is invalid JSON. Then, as the body's fields are validated:
     ///
     /// - not valid JSON: 400 `request_body_invalid`, the detail with serde_json's reason, line
     ///   and column;
@@ -519,11 +539,9 @@ impl MetadataPatch {
         private: &mut Metadata,
         max_bytes: usize,
     ) -> Result<(), AppError> {
-        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            body
-        };
+        // Only a body of no bytes is empty: whitespace alone is not a JSON text (RFC 8259
+        // section 2; schemathesis found a form feed taken as an empty body).
+        let body: &[u8] = if body.is_empty() { b"{}" } else { body };
         let starts_an_object = body
             .iter()
             .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
@@ -751,12 +769,21 @@ impl ListMembershipsQuery {
                 }
                 "offset" => {
                     once(&mut seen, 1)?;
-                    query.offset = value.parse().map_err(|_| {
-                        bad(
-                            "offset",
-                            format!("offset must be a non-negative integer, got `{value}`"),
-                        )
-                    })?;
+                    // At most i64::MAX, the largest offset the store can express (schemathesis
+                    // found 2^63 accepted although the schema says int64).
+                    query.offset = value
+                        .parse()
+                        .ok()
+                        .filter(|o| i64::try_from(*o).is_ok())
+                        .ok_or_else(|| {
+                            bad(
+                                "offset",
+                                format!(
+                                    "offset must be an integer from 0 to {}, got `{value}`",
+                                    i64::MAX
+                                ),
+                            )
+                        })?;
                 }
                 "order_by" => {
                     once(&mut seen, 2)?;
