@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs schemathesis (pinned, from PyPI, in a venv under target/) against a `metamerge serve`
-# built with `--features cli,http`, using the server's own /v1/openapi.json: every check, the
+# built with all features (the build `cargo test --all-features` already made), using the server's own /v1/openapi.json: every check, the
 # bearer key, a bounded number of examples per operation. Fails on any failure, on a server that
 # died, or on an ERROR line in the server log. Settings and their reasons: .ci/schemathesis.toml.
 # Usage: .ci/schemathesis.sh [MAX_EXAMPLES]   (default 50; SCHEMATHESIS_SEED to fix the seed)
@@ -13,7 +13,7 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "schemathesis==$version"
 fi
-cargo build --quiet --features cli,http --bin metamerge
+cargo build --quiet --all-features --bin metamerge
 key=sk_test_schemathesis_0123456789abcdef
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=target/schemathesis-server.log
