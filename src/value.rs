@@ -61,6 +61,7 @@ impl Object for Map<String, Value> {
             tree::dismantle(replaced);
         }
     }
+    #[inline]
     fn remove_all<K: Borrow<String>>(&mut self, keys: &[K]) {
         // Not `Map::remove` under `preserve_order`: that is `swap_remove`, which moves the last
         // member into the hole and breaks the relative order of the survivors. `shift_remove`
