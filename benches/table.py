@@ -54,6 +54,22 @@ def main():
             mm, mm_ref, peer = times
             ratio = f"{peer / mm:.2f}x" if mm and peer else "n/a"
             print(f"| {title} | {size} | {show(mm)} | {show(mm_ref)} | {show(peer)} | {ratio} |")
+    print()
+    print("Measurement floor of (c) and (c'): the routine returns its inputs untouched.")
+    print()
+    print("| group | size | `clock_only` | metamerge `merge` | 10 MiB / 1 KiB, metamerge | json-patch | 10 MiB / 1 KiB, json-patch |")
+    print("|---|---|---|---|---|---|---|")
+    for group, title in GROUPS:
+        small = {line: median_ns(root, group, line, "1KiB") for line in LINES}
+        for size in SIZES:
+            floor = median_ns(root, group, "clock_only", size)
+            if floor is None:
+                continue
+            mm = median_ns(root, group, "metamerge", size)
+            peer = median_ns(root, group, "json-patch", size)
+            grow_mm = f"{mm / small['metamerge']:.1f}x" if mm and small["metamerge"] else "n/a"
+            grow_peer = f"{peer / small['json-patch']:.1f}x" if peer and small["json-patch"] else "n/a"
+            print(f"| {title} | {size} | {show(floor)} | {show(mm)} | {grow_mm} | {show(peer)} | {grow_peer} |")
 
 
 if __name__ == "__main__":
