@@ -141,9 +141,9 @@ where
 
 /// What the rule needs from a patch node: whether it is `null`, an object (whose members it
 /// walks), or any other value (which it stores as the new target value).
-enum Node<M, D> {
+enum Node<O, D> {
     Null,
-    Object(M),
+    Object(O),
     Value(D),
 }
 
@@ -153,8 +153,13 @@ type KeyOf<D> = <<D as Document>::Object as Object>::Key;
 /// below is written once for both.
 trait Patch<D: Document>: Sized {
     type Key: Borrow<KeyOf<D>>;
+    /// A patch object: owned, or borrowed.
+    type Object;
     type Members: Iterator<Item = (Self::Key, Self)>;
-    fn into_node(self) -> Node<Self::Members, D>;
+    fn into_node(self) -> Node<Self::Object, D>;
+    /// The members of a patch object. Called by the function that walks them, so that only
+    /// the object (not its iterator) is passed down.
+    fn members(object: Self::Object) -> Self::Members;
     /// Stores `value` as member `key` of `object`.
     fn store(object: &mut D::Object, key: Self::Key, value: D);
     /// Stores `value` as member `key` of `object`, which has no such member yet.
@@ -172,7 +177,7 @@ fn merge_node<D: Document, P: Patch<D>>(target: &mut D, patch: P, removed: &mut 
     match patch.into_node() {
         Node::Null => mem::replace(target, D::null()).discard(),
         Node::Value(value) => mem::replace(target, value).discard(),
-        Node::Object(members) => merge_object::<D, P>(target, members, NATIVE_DEPTH, removed),
+        Node::Object(patch) => merge_object::<D, P>(target, patch, NATIVE_DEPTH, removed),
     }
 }
 
@@ -188,12 +193,12 @@ fn merge_node<D: Document, P: Patch<D>>(target: &mut D, patch: P, removed: &mut 
 /// one pass); then the buffer is cut back to where it was.
 fn merge_object<D: Document, P: Patch<D>>(
     target: &mut D,
-    members: P::Members,
+    patch: P::Object,
     budget: usize,
     removed: &mut Vec<P::Key>,
 ) {
     if budget == 0 {
-        return run::<D, P>(target, members, removed);
+        return run::<D, P>(target, patch, removed);
     }
     if target.as_object_mut().is_none() {
         mem::replace(target, D::from_object(D::Object::new())).discard();
@@ -203,17 +208,17 @@ fn merge_object<D: Document, P: Patch<D>>(
         .expect("Document::as_object_mut of Document::from_object is the object");
     let mark = removed.len();
     let remove_at_once = object.removes_one_cheaply();
-    for (key, value) in members {
+    for (key, value) in P::members(patch) {
         match value.into_node() {
             Node::Null if remove_at_once => object.remove_all(slice::from_ref(&key)),
             Node::Null => removed.push(key),
             Node::Value(value) => P::store(object, key, value),
-            Node::Object(members) => match object.get_mut(key.borrow()) {
-                Some(child) => merge_object::<D, P>(child, members, budget - 1, removed),
+            Node::Object(patch) => match object.get_mut(key.borrow()) {
+                Some(child) => merge_object::<D, P>(child, patch, budget - 1, removed),
                 None => {
                     // Merging into nothing: the patch object without its `null` members.
                     let mut child = D::from_object(D::Object::new());
-                    merge_object::<D, P>(&mut child, members, budget - 1, removed);
+                    merge_object::<D, P>(&mut child, patch, budget - 1, removed);
                     P::store_new(object, key, child);
                 }
             },
@@ -229,13 +234,13 @@ fn merge_object<D: Document, P: Patch<D>>(
 /// patch members, name of the slot in the parent) replaces the recursion of the RFC's
 /// pseudo-code. Each object's child is taken out of its parent while it is merged and put back
 /// when it is done (a second lookup), so that no borrow outlives its frame.
-fn run<D: Document, P: Patch<D>>(target: &mut D, members: P::Members, removed: &mut Vec<P::Key>) {
+fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P::Object, removed: &mut Vec<P::Key>) {
     let root = object_or_empty(mem::replace(target, D::null()));
     let mut stack = Vec::new();
     let mut frame = Frame::<D, P> {
         slot: None,
         target: root,
-        members,
+        members: P::members(patch),
         mark: removed.len(),
     };
     loop {
@@ -243,7 +248,7 @@ fn run<D: Document, P: Patch<D>>(target: &mut D, members: P::Members, removed: &
             Some((key, value)) => match value.into_node() {
                 Node::Null => removed.push(key),
                 Node::Value(value) => P::store(&mut frame.target, key, value),
-                Node::Object(members) => {
+                Node::Object(patch) => {
                     let child = match frame.target.get_mut(key.borrow()) {
                         Some(slot) => object_or_empty(mem::replace(slot, D::null())),
                         None => D::Object::new(),
@@ -253,7 +258,7 @@ fn run<D: Document, P: Patch<D>>(target: &mut D, members: P::Members, removed: &
                         Frame {
                             slot: Some(key),
                             target: child,
-                            members,
+                            members: P::members(patch),
                             mark: removed.len(),
                         },
                     );
@@ -298,16 +303,21 @@ struct Owned<D>(D);
 
 impl<D: Document> Patch<D> for Owned<D> {
     type Key = KeyOf<D>;
+    type Object = D::Object;
     type Members = OwnedMembers<D>;
 
-    fn into_node(self) -> Node<Self::Members, D> {
+    fn into_node(self) -> Node<Self::Object, D> {
         if self.0.is_null() {
             return Node::Null;
         }
         match self.0.into_object() {
-            Ok(object) => Node::Object(OwnedMembers(object.into_members())),
+            Ok(object) => Node::Object(object),
             Err(value) => Node::Value(value),
         }
+    }
+
+    fn members(object: Self::Object) -> Self::Members {
+        OwnedMembers(object.into_members())
     }
 
     fn store(object: &mut D::Object, key: Self::Key, value: D) {
@@ -336,16 +346,21 @@ where
     KeyOf<D>: Clone,
 {
     type Key = &'p KeyOf<D>;
+    type Object = &'p D::Object;
     type Members = BorrowedMembers<'p, D>;
 
-    fn into_node(self) -> Node<Self::Members, D> {
+    fn into_node(self) -> Node<Self::Object, D> {
         if self.0.is_null() {
             return Node::Null;
         }
         match self.0.as_object() {
-            Some(object) => Node::Object(BorrowedMembers(object.members())),
+            Some(object) => Node::Object(object),
             None => Node::Value(self.0.duplicate()),
         }
+    }
+
+    fn members(object: Self::Object) -> Self::Members {
+        BorrowedMembers(object.members())
     }
 
     fn store(object: &mut D::Object, key: Self::Key, value: D) {
