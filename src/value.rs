@@ -143,8 +143,8 @@ fn remove_keeps_order() -> bool {
 /// with the default `BTreeMap`, O(|patch|) expected with `preserve_order`, where removing
 /// members from an object also moves its later members (a few removals shift them, more take
 /// one pass: at most O(members of that object) per patch object). Nothing else is proportional
-/// to the size of the target. Nesting depth costs heap, not native stack, also for what the
-/// patch replaces or removes, which is taken apart without recursion.
+/// to the size of the target. Nesting beyond 64 levels costs heap, not native stack, also for
+/// what the patch replaces or removes, which is taken apart without recursion.
 /// Never fails and never panics.
 ///
 /// # Examples
