@@ -181,8 +181,8 @@ fn merge_node<D: Document, P: Patch<D>>(target: &mut D, patch: P, removed: &mut 
     }
 }
 
-/// Applies the `members` of a patch object to `target`, which becomes `{}` first if it is not
-/// an object. Recurses for members whose value is an object while `budget` lasts, then hands
+/// Applies the members of the patch object `patch` to `target`, which becomes `{}` first if
+/// it is not an object. Recurses for members whose value is an object while `budget` lasts, then hands
 /// over to [`run`].
 ///
 /// A member set to `null` is removed at once if the object
