@@ -11,6 +11,8 @@
 //! - `metamerge`: `metamerge::merge(target, patch)`, both by value (patch subtrees are moved).
 //! - `metamerge_ref`: `metamerge::merge_ref(&mut target, &patch)`, then the patch is dropped.
 //! - `json-patch`: `json_patch::merge(&mut target, &patch)`, then the patch is dropped.
+//! - `clock_only` (groups (c) and (c') only): the routine returns its inputs untouched; the
+//!   measurement floor at each size (see [`clock_only`]).
 //!
 //! Groups:
 //! - `a_clerk_metadata`: organization membership metadata of about 1, 4 and 8 KiB (nested
@@ -389,8 +391,27 @@ fn target_sizes(
                 .measurement_time(Duration::from_secs(3));
         }
         lines(&mut group, &kib(bytes), &target, &patch, batch);
+        clock_only(&mut group, &kib(bytes), &target, &patch, batch);
     }
     group.finish();
+}
+
+/// The floor of groups (c) and (c'): the same setup and batch size as the merge lines, but
+/// the routine only hands its inputs back (they are dropped outside the timed part). What it
+/// measures is the clock itself (a system call per reading) and the harness. At 10 MiB each
+/// input is timed alone, right after cloning the target, and the clock's system call is then
+/// much slower than with warm caches, so this line shows how much of the 10 MiB figures is
+/// not the merge.
+fn clock_only(
+    group: &mut BenchmarkGroup<'_, ThreadCpuTime>,
+    size: &str,
+    target: &Value,
+    patch: &Value,
+    batch: BatchSize,
+) {
+    group.bench_function(BenchmarkId::new("clock_only", size), |b| {
+        b.iter_batched(|| (target.clone(), patch.clone()), |inputs| inputs, batch)
+    });
 }
 
 criterion_group! {

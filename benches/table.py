@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""Prints the README's benchmark table from the last `cargo bench --bench merge` run.
+"""Prints the README's benchmark tables from `cargo bench --bench merge` runs.
 
-Reads criterion's estimates in target/criterion/<group>/<line>/<size>/new/estimates.json and
-prints, per group and size, the median time of each line and the ratio json-patch / metamerge
-(> 1 means metamerge is faster). Standard library only.
+Reads criterion's estimates in <root>/<group>/<line>/<size>/new/estimates.json and prints, per
+group and size, the median time of each line and the ratio json-patch / metamerge (> 1 means
+metamerge is faster). With several roots (copies of target/criterion from successive runs), each
+time is the median over the runs of the line's median, and a last column gives the range of the
+per-run ratios. A second table gives the measurement floor of groups (c) and (c') (the
+`clock_only` line) and how much each side grows from 1 KiB to the larger targets. Standard
+library only.
 
     cargo bench --bench merge && python3 benches/table.py
+    python3 benches/table.py run1/criterion run2/criterion run3/criterion
 """
 
 import json
 import os
+import statistics
 import sys
 
 GROUPS = [
@@ -31,6 +37,13 @@ def median_ns(root, group, line, size):
         return None
 
 
+def over_runs(roots, group, line, size):
+    """Median over the runs that have this line, and the per-run values."""
+    values = [median_ns(root, group, line, size) for root in roots]
+    values = [v for v in values if v is not None]
+    return (statistics.median(values) if values else None), values
+
+
 def show(ns):
     if ns is None:
         return "n/a"
@@ -40,20 +53,49 @@ def show(ns):
     return f"{ns:.0f} ns"
 
 
+def ratio_range(ratios):
+    if len(ratios) < 2:
+        return ""
+    return f" | {min(ratios):.2f} to {max(ratios):.2f}"
+
+
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join("target", "criterion")
-    if not os.path.isdir(root):
-        sys.exit(f"{root}: no criterion results; run `cargo bench --bench merge` first")
-    print("| group | size | metamerge | metamerge (`merge_ref`) | json-patch | json-patch / metamerge |")
-    print("|---|---|---|---|---|---|")
+    roots = sys.argv[1:] or [os.path.join("target", "criterion")]
+    for root in roots:
+        if not os.path.isdir(root):
+            sys.exit(f"{root}: no criterion results; run `cargo bench --bench merge` first")
+    several = len(roots) > 1
+    extra = " per-run ratios |" if several else ""
+    print(f"| group | size | metamerge | metamerge (`merge_ref`) | json-patch | json-patch / metamerge |{extra}")
+    print("|---|---|---|---|---|---|" + ("---|" if several else ""))
     for group, title in GROUPS:
         for size in SIZES:
-            times = [median_ns(root, group, line, size) for line in LINES]
-            if all(t is None for t in times):
+            lines = {line: over_runs(roots, group, line, size) for line in LINES}
+            if all(median is None for median, _ in lines.values()):
                 continue
-            mm, mm_ref, peer = times
+            mm, peer = lines["metamerge"][0], lines["json-patch"][0]
             ratio = f"{peer / mm:.2f}x" if mm and peer else "n/a"
-            print(f"| {title} | {size} | {show(mm)} | {show(mm_ref)} | {show(peer)} | {ratio} |")
+            per_run = [
+                p / m for m, p in zip(lines["metamerge"][1], lines["json-patch"][1]) if m and p
+            ]
+            times = " | ".join(show(lines[line][0]) for line in LINES)
+            print(f"| {title} | {size} | {times} | {ratio}{ratio_range(per_run)} |")
+    print()
+    print("Measurement floor of (c) and (c'): the routine returns its inputs untouched.")
+    print()
+    print("| group | size | `clock_only` | metamerge `merge` | / 1 KiB | json-patch | / 1 KiB |")
+    print("|---|---|---|---|---|---|---|")
+    for group, title in GROUPS:
+        small = {line: over_runs(roots, group, line, "1KiB")[0] for line in LINES}
+        for size in SIZES:
+            floor = over_runs(roots, group, "clock_only", size)[0]
+            if floor is None:
+                continue
+            mm = over_runs(roots, group, "metamerge", size)[0]
+            peer = over_runs(roots, group, "json-patch", size)[0]
+            grow_mm = f"{mm / small['metamerge']:.1f}x" if mm and small["metamerge"] else "n/a"
+            grow_peer = f"{peer / small['json-patch']:.1f}x" if peer and small["json-patch"] else "n/a"
+            print(f"| {title} | {size} | {show(floor)} | {show(mm)} | {grow_mm} | {show(peer)} | {grow_peer} |")
 
 
 if __name__ == "__main__":

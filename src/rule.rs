@@ -20,12 +20,14 @@
 //!     return Patch
 //! ```
 //!
-//! The pseudo-code recurses once per nesting level; [`merge_in_place`] and [`merge_ref`] walk
-//! the patch with an explicit stack instead, so a patch nested 100,000 levels deep needs no
-//! more than a few hundred bytes of native stack. Each patch member costs one lookup in the
-//! target object it addresses (two for a member whose value is an object: one to take the
-//! target's child out, one to put the merged child back); nothing is proportional to the size
-//! of the target.
+//! The pseudo-code recurses once per nesting level without bound; [`merge_in_place`] and
+//! [`merge_ref`] recurse for the first 64 levels only and walk anything deeper with an explicit
+//! stack on the heap, so a patch nested 100,000 levels deep needs a few kilobytes of native
+//! stack. Each patch member costs one lookup in the target object it addresses; a member whose
+//! value is an object and that the target lacks costs two (one to find it missing, one to
+//! insert the merged child), and so does every object member below the 64th level (one to take
+//! the target's child out, one to put it back). Nothing is proportional to the size of the
+//! target.
 //!
 //! Implement [`Document`] and [`Object`] for your own JSON tree to get the rule for it; the
 //! crate's `serde_json` feature does so for `serde_json::Value`.
@@ -33,6 +35,7 @@
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::mem;
+use core::slice;
 
 /// A JSON-like value the rule can merge: `null`, an object, or anything else (which the rule
 /// only ever moves or clones as a whole).
@@ -46,6 +49,9 @@ pub trait Document: Sized {
     fn is_null(&self) -> bool;
     /// This value as an object, if it is one.
     fn as_object(&self) -> Option<&Self::Object>;
+    /// This value as a mutable object, if it is one. For a value made by
+    /// [`from_object`](Document::from_object) it must be `Some`.
+    fn as_object_mut(&mut self) -> Option<&mut Self::Object>;
     /// This value as an owned object, or the value back when it is not an object.
     fn into_object(self) -> Result<Self::Object, Self>;
     /// Wraps an object as a document.
@@ -93,6 +99,13 @@ pub trait Object: Sized {
     /// The rule calls it once per patch object, after its other members, so that an
     /// order-preserving map can remove many members in one pass.
     fn remove_all<K: Borrow<Self::Key>>(&mut self, keys: &[K]);
+    /// Whether removing one member costs no more than a lookup and keeps the order of the
+    /// others (a sorted map, for example). Then the rule removes each member as it meets its
+    /// `null`, with `remove_all` on that one name, instead of collecting the names first. The
+    /// default is `false`.
+    fn removes_one_cheaply(&self) -> bool {
+        false
+    }
     /// Consumes the object, yielding its members.
     fn into_members(self) -> Self::IntoMembers;
     /// Iterates over the members by reference.
@@ -102,12 +115,15 @@ pub trait Object: Sized {
 /// Merges `patch` into `target` in place (RFC 7396 section 2), moving the patch's subtrees
 /// into the target: nothing is cloned and no member name is allocated.
 ///
-/// Cost: one lookup in the addressed target object per patch member (two for members whose
-/// value is an object), plus dropping what the patch replaces or removes and one pass over each
-/// target object the patch removes members from, if its `remove_all` needs one. Native stack use
-/// does not grow with nesting depth.
+/// Cost: one lookup in the addressed target object per patch member (two for object members
+/// the target lacks, see the [module docs](self)), plus dropping what the patch replaces or
+/// removes and one pass over each target object the patch removes members from, if its
+/// `remove_all` needs one. Native stack use is bounded (64 levels of recursion, then a heap
+/// stack). Allocates nothing itself except, when the object does not
+/// [remove one member cheaply](Object::removes_one_cheaply), one buffer for the names to
+/// remove.
 pub fn merge_in_place<D: Document>(target: &mut D, patch: D) {
-    run::<D, Owned<D>>(target, Owned(patch));
+    merge_node::<D, Owned<D>>(target, Owned(patch), &mut Vec::new());
 }
 
 /// Merges a borrowed `patch` into `target` in place (RFC 7396 section 2), cloning only the
@@ -120,14 +136,14 @@ where
     D: Document + Clone,
     <D::Object as Object>::Key: Clone,
 {
-    run::<D, Borrowed<'_, D>>(target, Borrowed(patch));
+    merge_node::<D, Borrowed<'_, D>>(target, Borrowed(patch), &mut Vec::new());
 }
 
 /// What the rule needs from a patch node: whether it is `null`, an object (whose members it
 /// walks), or any other value (which it stores as the new target value).
-enum Node<M, D> {
+enum Node<O, D> {
     Null,
-    Object(M),
+    Object(O),
     Value(D),
 }
 
@@ -137,37 +153,102 @@ type KeyOf<D> = <<D as Document>::Object as Object>::Key;
 /// below is written once for both.
 trait Patch<D: Document>: Sized {
     type Key: Borrow<KeyOf<D>>;
+    /// A patch object: owned, or borrowed.
+    type Object;
     type Members: Iterator<Item = (Self::Key, Self)>;
-    fn into_node(self) -> Node<Self::Members, D>;
+    fn into_node(self) -> Node<Self::Object, D>;
+    /// The members of a patch object. Called by the function that walks them, so that only
+    /// the object (not its iterator) is passed down.
+    fn members(object: Self::Object) -> Self::Members;
     /// Stores `value` as member `key` of `object`.
     fn store(object: &mut D::Object, key: Self::Key, value: D);
+    /// Stores `value` as member `key` of `object`, which has no such member yet.
+    fn store_new(object: &mut D::Object, key: Self::Key, value: D);
 }
 
-/// The rule: an explicit stack of (target object, remaining patch members, name of the slot
-/// in the parent) replaces the recursion of the RFC's pseudo-code.
-fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P) {
-    let members = match patch.into_node() {
-        Node::Object(members) => members,
-        Node::Null => return mem::replace(target, D::null()).discard(),
-        Node::Value(value) => return mem::replace(target, value).discard(),
-    };
+/// How many nesting levels [`merge_object`] walks by native recursion before it hands the rest
+/// of the patch to the explicit stack of [`run`]. Real documents rarely nest more than a dozen
+/// levels, so they never reach the stack; the bound keeps native stack use at a few kilobytes
+/// whatever the patch's depth.
+const NATIVE_DEPTH: usize = 64;
+
+/// The rule for one patch node and the target value it addresses.
+fn merge_node<D: Document, P: Patch<D>>(target: &mut D, patch: P, removed: &mut Vec<P::Key>) {
+    match patch.into_node() {
+        Node::Null => mem::replace(target, D::null()).discard(),
+        Node::Value(value) => mem::replace(target, value).discard(),
+        Node::Object(patch) => merge_object::<D, P>(target, patch, NATIVE_DEPTH, removed),
+    }
+}
+
+/// Applies the members of the patch object `patch` to `target`, which becomes `{}` first if
+/// it is not an object. Recurses for members whose value is an object while `budget` lasts, then hands
+/// over to [`run`].
+///
+/// A member set to `null` is removed at once if the object
+/// [removes one member cheaply](Object::removes_one_cheaply). Otherwise its name is pushed on
+/// `removed`, one buffer for the whole merge, and the names this patch object pushed are
+/// removed together when its other members are applied (the names in one patch object are
+/// unique, so the result is the same, and a map that keeps order can then remove them all in
+/// one pass); then the buffer is cut back to where it was.
+fn merge_object<D: Document, P: Patch<D>>(
+    target: &mut D,
+    patch: P::Object,
+    budget: usize,
+    removed: &mut Vec<P::Key>,
+) {
+    if budget == 0 {
+        return run::<D, P>(target, patch, removed);
+    }
+    if target.as_object_mut().is_none() {
+        mem::replace(target, D::from_object(D::Object::new())).discard();
+    }
+    let object = target
+        .as_object_mut()
+        .expect("Document::as_object_mut of Document::from_object is the object");
+    let mark = removed.len();
+    let remove_at_once = object.removes_one_cheaply();
+    for (key, value) in P::members(patch) {
+        match value.into_node() {
+            Node::Null if remove_at_once => object.remove_all(slice::from_ref(&key)),
+            Node::Null => removed.push(key),
+            Node::Value(value) => P::store(object, key, value),
+            Node::Object(patch) => match object.get_mut(key.borrow()) {
+                Some(child) => merge_object::<D, P>(child, patch, budget - 1, removed),
+                None => {
+                    // Merging into nothing: the patch object without its `null` members.
+                    let mut child = D::from_object(D::Object::new());
+                    merge_object::<D, P>(&mut child, patch, budget - 1, removed);
+                    P::store_new(object, key, child);
+                }
+            },
+        }
+    }
+    if removed.len() > mark {
+        object.remove_all(&removed[mark..]);
+        removed.truncate(mark);
+    }
+}
+
+/// The rule below the native recursion depth: an explicit stack of (target object, remaining
+/// patch members, name of the slot in the parent) replaces the recursion of the RFC's
+/// pseudo-code. Each object's child is taken out of its parent while it is merged and put back
+/// when it is done (a second lookup), so that no borrow outlives its frame.
+fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P::Object, removed: &mut Vec<P::Key>) {
     let root = object_or_empty(mem::replace(target, D::null()));
     let mut stack = Vec::new();
     let mut frame = Frame::<D, P> {
         slot: None,
         target: root,
-        members,
-        removed: Vec::new(),
+        members: P::members(patch),
+        mark: removed.len(),
     };
     loop {
         match frame.members.next() {
             Some((key, value)) => match value.into_node() {
-                // Removals wait until the object's other members are applied: the names in one
-                // patch object are unique, so the result is the same, and a map that keeps
-                // order can then remove them all in one pass.
-                Node::Null => frame.removed.push(key),
+                Node::Null => removed.push(key),
                 Node::Value(value) => P::store(&mut frame.target, key, value),
-                Node::Object(members) => {
+                Node::Object(patch) => {
                     let child = match frame.target.get_mut(key.borrow()) {
                         Some(slot) => object_or_empty(mem::replace(slot, D::null())),
                         None => D::Object::new(),
@@ -177,16 +258,17 @@ fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P) {
                         Frame {
                             slot: Some(key),
                             target: child,
-                            members,
-                            removed: Vec::new(),
+                            members: P::members(patch),
+                            mark: removed.len(),
                         },
                     );
                     stack.push(parent);
                 }
             },
             None => {
-                if !frame.removed.is_empty() {
-                    frame.target.remove_all(&frame.removed);
+                if removed.len() > frame.mark {
+                    frame.target.remove_all(&removed[frame.mark..]);
+                    removed.truncate(frame.mark);
                 }
                 let done = D::from_object(frame.target);
                 match (frame.slot, stack.pop()) {
@@ -206,8 +288,8 @@ struct Frame<D: Document, P: Patch<D>> {
     slot: Option<P::Key>,
     target: D::Object,
     members: P::Members,
-    /// Names the patch sets to `null`, removed when the object is done.
-    removed: Vec<P::Key>,
+    /// Where this object's names to remove start in the shared `removed` buffer.
+    mark: usize,
 }
 
 fn object_or_empty<D: Document>(value: D) -> D::Object {
@@ -221,19 +303,28 @@ struct Owned<D>(D);
 
 impl<D: Document> Patch<D> for Owned<D> {
     type Key = KeyOf<D>;
+    type Object = D::Object;
     type Members = OwnedMembers<D>;
 
-    fn into_node(self) -> Node<Self::Members, D> {
+    fn into_node(self) -> Node<Self::Object, D> {
         if self.0.is_null() {
             return Node::Null;
         }
         match self.0.into_object() {
-            Ok(object) => Node::Object(OwnedMembers(object.into_members())),
+            Ok(object) => Node::Object(object),
             Err(value) => Node::Value(value),
         }
     }
 
+    fn members(object: Self::Object) -> Self::Members {
+        OwnedMembers(object.into_members())
+    }
+
     fn store(object: &mut D::Object, key: Self::Key, value: D) {
+        object.insert(key, value);
+    }
+
+    fn store_new(object: &mut D::Object, key: Self::Key, value: D) {
         object.insert(key, value);
     }
 }
@@ -255,16 +346,21 @@ where
     KeyOf<D>: Clone,
 {
     type Key = &'p KeyOf<D>;
+    type Object = &'p D::Object;
     type Members = BorrowedMembers<'p, D>;
 
-    fn into_node(self) -> Node<Self::Members, D> {
+    fn into_node(self) -> Node<Self::Object, D> {
         if self.0.is_null() {
             return Node::Null;
         }
         match self.0.as_object() {
-            Some(object) => Node::Object(BorrowedMembers(object.members())),
+            Some(object) => Node::Object(object),
             None => Node::Value(self.0.duplicate()),
         }
+    }
+
+    fn members(object: Self::Object) -> Self::Members {
+        BorrowedMembers(object.members())
     }
 
     fn store(object: &mut D::Object, key: Self::Key, value: D) {
@@ -272,6 +368,10 @@ where
             Some(slot) => mem::replace(slot, value).discard(),
             None => object.insert(key.clone(), value),
         }
+    }
+
+    fn store_new(object: &mut D::Object, key: Self::Key, value: D) {
+        object.insert(key.clone(), value);
     }
 }
 

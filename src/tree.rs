@@ -145,14 +145,23 @@ pub(crate) fn deep_eq(a: &Value, b: &Value) -> bool {
 /// Drops `value` without recursion (serde_json's own `Drop` recurses once per level of
 /// nesting): takes the children out of every container first. O(size of `value`); allocates
 /// only for containers that hold non-empty containers.
-pub(crate) fn dismantle(mut value: Value) {
-    fn nested(value: &Value) -> bool {
-        match value {
-            Value::Array(items) => !items.is_empty(),
-            Value::Object(members) => !members.is_empty(),
-            _ => false,
-        }
+#[inline]
+pub(crate) fn dismantle(value: Value) {
+    // Scalars and empty containers, the usual replaced or removed values, are dropped here.
+    if nested(&value) {
+        dismantle_nested(value);
     }
+}
+
+fn nested(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(members) => !members.is_empty(),
+        _ => false,
+    }
+}
+
+fn dismantle_nested(mut value: Value) {
     let mut stack = Vec::new();
     loop {
         match &mut value {

@@ -23,6 +23,9 @@ impl Document for Value {
     fn as_object(&self) -> Option<&Map<String, Value>> {
         self.as_object()
     }
+    fn as_object_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        self.as_object_mut()
+    }
     fn into_object(self) -> Result<Map<String, Value>, Self> {
         match self {
             Value::Object(object) => Ok(object),
@@ -58,6 +61,7 @@ impl Object for Map<String, Value> {
             tree::dismantle(replaced);
         }
     }
+    #[inline]
     fn remove_all<K: Borrow<String>>(&mut self, keys: &[K]) {
         // Not `Map::remove` under `preserve_order`: that is `swap_remove`, which moves the last
         // member into the hole and breaks the relative order of the survivors. `shift_remove`
@@ -78,6 +82,14 @@ impl Object for Map<String, Value> {
                 tree::dismantle(removed);
             }
         }
+    }
+    fn removes_one_cheaply(&self) -> bool {
+        // A `BTreeMap` removal is one lookup; `shift_remove` (`preserve_order`) moves every later
+        // member, and a `Map::remove` that is `swap_remove` breaks the order.
+        #[cfg(feature = "preserve_order")]
+        return false;
+        #[cfg(not(feature = "preserve_order"))]
+        return remove_keeps_order();
     }
     fn into_members(self) -> Self::IntoMembers {
         self.into_iter()
@@ -126,12 +138,13 @@ fn remove_keeps_order() -> bool {
 /// recursively, anything else (arrays included) replaces the value. If `patch` is not an object,
 /// it is the result.
 ///
-/// Cost: one map lookup per patch member (two for object members): O(|patch| · log |target|)
+/// Cost: one map lookup per patch member (two for object members the target lacks):
+/// O(|patch| · log |target|)
 /// with the default `BTreeMap`, O(|patch|) expected with `preserve_order`, where removing
 /// members from an object also moves its later members (a few removals shift them, more take
 /// one pass: at most O(members of that object) per patch object). Nothing else is proportional
-/// to the size of the target. Nesting depth costs heap, not native stack, also for what the
-/// patch replaces or removes, which is taken apart without recursion.
+/// to the size of the target. Nesting beyond 64 levels costs heap, not native stack, also for
+/// what the patch replaces or removes, which is taken apart without recursion.
 /// Never fails and never panics.
 ///
 /// # Examples
