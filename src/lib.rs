@@ -54,10 +54,11 @@
 //! | [`merge_in_place`] | `&mut Value` | by value: subtrees are moved | none |
 //! | [`merge_ref`] | `&mut Value` | `&Value` | clones of what it inserts |
 //!
-//! Each costs one map lookup per patch member (two for object members) and, with the default
-//! `BTreeMap` maps, nothing proportional to the size of the target (under `preserve_order` a
-//! removal shifts the later members of its object: see [`merge`]). None recurses more than 64 levels deep: a patch
-//! nested 100,000 levels deep merges on a 2 MiB thread stack.
+//! Each costs one map lookup per patch member (two for object members the target lacks) and,
+//! with the default `BTreeMap` maps, nothing proportional to the size of the target (under
+//! `preserve_order` a removal shifts the later members of its object: see [`merge`]). None
+//! recurses more than 64 levels deep: a patch nested 100,000 levels deep merges on a 2 MiB
+//! thread stack.
 //!
 //! The rule itself lives in [`rule`], which depends on no crate and is generic over the small
 //! [`rule::Document`] and [`rule::Object`] traits; the functions above are its adapter for
