@@ -270,7 +270,21 @@ impl Fields {
             .push(ParamError::new(ParamErrorKind::ValueInvalid, name, detail));
     }
 
-    /// A required, non-empty string.
+    /// `s` if it has no NUL character (`\u0000`), which PostgreSQL cannot store in text (it
+    /// answered 500); refused on both stores so that they behave the same.
+    fn nul_free(&mut self, name: &str, s: String) -> Option<String> {
+        if s.contains('\0') {
+            self.invalid(
+                name,
+                format!("{name} must not contain the NUL character (\\u0000)"),
+            );
+            None
+        } else {
+            Some(s)
+        }
+    }
+
+    /// A required, non-empty string without NUL characters.
     pub fn required_string(&mut self, name: &str) -> Option<String> {
         match self.map.remove(name) {
             None => {
@@ -281,11 +295,11 @@ impl Fields {
                 ));
                 None
             }
-            Some(Value::String(s)) if !s.is_empty() => Some(s),
-            Some(Value::String(_)) => {
+            Some(Value::String(s)) if s.is_empty() => {
                 self.invalid(name, format!("{name} must not be empty"));
                 None
             }
+            Some(Value::String(s)) => self.nul_free(name, s),
             Some(other) => {
                 let detail = format!("{name} must be a string, got {}", kind_of(&other));
                 self.invalid(name, detail);
@@ -294,11 +308,11 @@ impl Fields {
         }
     }
 
-    /// An optional string; `null` counts as absent.
+    /// An optional string without NUL characters; `null` counts as absent.
     pub fn optional_string(&mut self, name: &str) -> Option<String> {
         match self.map.remove(name) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
+            Some(Value::String(s)) => self.nul_free(name, s),
             Some(other) => {
                 let detail = format!("{name} must be a string, got {}", kind_of(&other));
                 self.invalid(name, detail);
@@ -374,13 +388,14 @@ impl Fields {
 // Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
-    /// Display name (required, non-empty).
-    #[schema(min_length = 1)]
+    /// Display name (required, non-empty, no NUL character).
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
     pub name: String,
     /// Lowercase letters, digits and `-`; derived from `name` when absent.
     #[schema(min_length = 1, pattern = "^[a-z0-9-]+$")]
     pub slug: Option<String>,
-    /// The creating user's ID.
+    /// The creating user's ID (no NUL character).
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub created_by: Option<String>,
     /// Maximum number of memberships, `0` (default) = unlimited.
     #[schema(minimum = 0)]
@@ -432,11 +447,11 @@ impl FromJsonBody for CreateOrganizationRequest {
 // Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
 #[serde(deny_unknown_fields)]
 pub struct CreateMembershipRequest {
-    /// The user to add (required, non-empty).
-    #[schema(min_length = 1)]
+    /// The user to add (required, non-empty, no NUL character).
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
     pub user_id: String,
-    /// The role key, e.g. `org:admin` (required, non-empty).
-    #[schema(min_length = 1)]
+    /// The role key, e.g. `org:admin` (required, non-empty, no NUL character).
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
     pub role: String,
     /// Initial public metadata (object; `null` = `{}`).
     #[schema(value_type = Option<Object>)]
@@ -468,8 +483,8 @@ impl FromJsonBody for CreateMembershipRequest {
 // Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
 #[serde(deny_unknown_fields)]
 pub struct UpdateMembershipRequest {
-    /// The new role key (required, non-empty).
-    #[schema(min_length = 1)]
+    /// The new role key (required, non-empty, no NUL character).
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
     pub role: String,
 }
 

@@ -1,0 +1,538 @@
+//! Adversarial tests of the service: hostile metadata PATCH bodies (applied with
+//! `merge_slice` inside the store transaction), NUL characters in text fields, size limits at
+//! the byte boundary, keep-alive and timeouts, and PATCHes racing deletes, on both stores.
+//! Each test checks the answer (a Clerk error body or the right object, never a 5xx) and that
+//! a refused request changed nothing. Run with
+//! `METAMERGE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo test --all-features --test attack_http`.
+#![cfg(feature = "http")]
+
+mod http_common;
+
+use std::time::Duration;
+
+use http_common::{config, Reply, Store, TestDb, TestServer, KEY};
+use metamerge::http::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The test's own bound for one exchange, far longer than any server timeout used here: it
+/// only fails a test that would otherwise hang.
+const BOUND: Duration = Duration::from_secs(30);
+
+/// A server on a fresh database of `store`, with `tweak` applied to its config.
+async fn start(store: Store, tweak: impl FnOnce(&mut Config)) -> (TestDb, TestServer) {
+    let db = TestDb::new(store).await;
+    let mut config = config(&db.url());
+    tweak(&mut config);
+    let server = TestServer::start_with(config).await;
+    (db, server)
+}
+
+/// PATCHes `path` with the raw bytes `body` as `application/json`.
+async fn patch_raw(server: &TestServer, path: &str, body: impl Into<Vec<u8>>) -> Reply {
+    TestServer::reply(
+        server
+            .raw(Method::PATCH, path)
+            .header("content-type", "application/json")
+            .body(body.into()),
+    )
+    .await
+}
+
+/// An organization with one member `user_1` whose metadata is set; returns (org, metadata path).
+async fn member(server: &TestServer) -> (String, String) {
+    let org = server.create_org("Acme").await;
+    let reply = server
+        .post(
+            &format!("/v1/organizations/{org}/memberships"),
+            json!({"user_id": "user_1", "role": "org:member",
+                   "public_metadata": {"plan": "pro", "seat": {"floor": 3}},
+                   "private_metadata": {"billing": {"customer": "cus_1"}}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let path = format!("/v1/organizations/{org}/memberships/user_1/metadata");
+    (org, path)
+}
+
+/// The stored membership's text, with nothing left out (`updated_at` included).
+async fn stored(server: &TestServer, org: &str) -> String {
+    server.membership(org, "user_1").await.to_string()
+}
+
+/// A refused body: the expected status and codes, and the membership unchanged.
+async fn refused(
+    server: &TestServer,
+    org: &str,
+    path: &str,
+    body: &[u8],
+    status: StatusCode,
+    codes: &[(&str, &str)],
+) {
+    let before = stored(server, org).await;
+    let reply = patch_raw(server, path, body.to_vec()).await;
+    assert_eq!(
+        reply.status,
+        status,
+        "{}: {}",
+        String::from_utf8_lossy(body),
+        reply.text
+    );
+    let params = reply.error_params();
+    let expected: Vec<(String, String)> = codes
+        .iter()
+        .map(|(c, p)| (c.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(params, expected, "{}", String::from_utf8_lossy(body));
+    assert_eq!(
+        stored(server, org).await,
+        before,
+        "{}",
+        String::from_utf8_lossy(body)
+    );
+}
+
+async fn hostile_metadata_patch_bodies_change_nothing(store: Store) {
+    let (_db, server) = start(store, |_| {}).await;
+    let (org, path) = member(&server).await;
+    let bad = StatusCode::BAD_REQUEST;
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let invalid = &[("request_body_invalid", "")][..];
+    for body in [
+        // duplicates, also when spelled differently (escapes) or inside arrays
+        &br#"{"public_metadata":{"a":1},"public_metadata":{"b":1}}"#[..],
+        br#"{"public_metadata":{"plan":null,"\u0070lan":"x"}}"#,
+        br#"{"public\u005fmetadata":{"a":1},"public_metadata":{"b":1}}"#,
+        br#"{"public_metadata":{"list":[{"k":1,"k":2}]}}"#,
+        br#"{"public_metadata":{"":1,"":2}}"#,
+        // invalid JSON after the last member: everything before was applied, then undone
+        br#"{"public_metadata":{"plan":null,"seat":{"floor":4}},"private_metadata":{"billing":null}} x"#,
+        br#"{"public_metadata":{"plan":null},"private_metadata":{"billing":null},}"#,
+        br#"{"public_metadata":{"plan":null}"#,
+        // lone surrogates, in a key and in a value
+        br#"{"public_metadata":{"\ud800":1}}"#,
+        br#"{"public_metadata":{"plan":"\udc00"}}"#,
+        // invalid UTF-8 in a key
+        b"{\"public_metadata\":{\"\xff\":1}}",
+        // a byte order mark is not JSON whitespace in a body
+        b"\xef\xbb\xbf{\"public_metadata\":{\"plan\":null}}",
+        // nesting past the parser's limit
+        format!(
+            "{{\"public_metadata\":{}1{}}}",
+            "{\"a\":".repeat(200),
+            "}".repeat(200)
+        )
+        .as_bytes(),
+    ] {
+        refused(&server, &org, &path, body, bad, invalid).await;
+    }
+    for (body, codes) in [
+        (
+            &br#"{"public_metadata":{"plan":null},"foo":null}"#[..],
+            &[("form_param_unknown", "foo")][..],
+        ),
+        (
+            br#"{"public_metadata":null}"#,
+            &[("form_param_value_invalid", "public_metadata")],
+        ),
+        (
+            br#"{"public_metadata":{"plan":null},"private_metadata":[1]}"#,
+            &[("form_param_value_invalid", "private_metadata")],
+        ),
+        (
+            br#"{"private_metadata":"x","public_metadata":7,"":{}}"#,
+            &[
+                ("form_param_value_invalid", "public_metadata"),
+                ("form_param_value_invalid", "private_metadata"),
+                ("form_param_unknown", ""),
+            ],
+        ),
+        (
+            br#"{"__proto__":{"plan":null}}"#,
+            &[("form_param_unknown", "__proto__")],
+        ),
+    ] {
+        refused(&server, &org, &path, body, unprocessable, codes).await;
+    }
+    server.stop().await;
+}
+
+async fn escaped_and_odd_names_apply_as_their_text(store: Store) {
+    let (_db, server) = start(store, |_| {}).await;
+    let (org, path) = member(&server).await;
+    // `\u005f` is `_`: the field is public_metadata; `\u0070lan` is `plan`.
+    let reply = patch_raw(
+        &server,
+        &path,
+        &br#"{"public\u005fmetadata":{"\u0070lan":null,"":"empty","__proto__":{"x":1},"\ud83d\ude00":"\u0000"}}"#[..],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let expected = json!({"seat": {"floor": 3}, "": "empty", "__proto__": {"x": 1}, "😀": "\u{0}"});
+    assert_eq!(reply.body["public_metadata"], expected);
+    assert_eq!(
+        server.membership(&org, "user_1").await["public_metadata"],
+        expected
+    );
+    // and removed again by their escaped names
+    let reply = patch_raw(
+        &server,
+        &path,
+        &br#"{"public_metadata":{"\u0000":null,"":null,"\u005f_proto__":null,"\ud83d\ude00":null}}"#[..],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["public_metadata"], json!({"seat": {"floor": 3}}));
+    server.stop().await;
+}
+
+async fn number_literals_survive_exactly(store: Store) {
+    let (_db, server) = start(store, |_| {}).await;
+    let (org, path) = member(&server).await;
+    let reply = patch_raw(
+        &server,
+        &path,
+        &br#"{"public_metadata":{"big":1e400,"u":18446744073709551616,"neg":-0.0,"tiny":1e-400,"long":1.00000000000000000000000001,"n":-18446744073709551617}}"#[..],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let text = server
+        .get(&format!(
+            "/v1/organizations/{org}/memberships?user_id=user_1"
+        ))
+        .await
+        .text;
+    for literal in [
+        r#""big":1e+400"#,
+        r#""u":18446744073709551616"#,
+        r#""neg":-0.0"#,
+        r#""tiny":1e-400"#,
+        r#""long":1.00000000000000000000000001"#,
+        r#""n":-18446744073709551617"#,
+    ] {
+        assert!(text.contains(literal), "{literal} not in {text}");
+        assert!(
+            reply.text.contains(literal),
+            "{literal} not in {}",
+            reply.text
+        );
+    }
+    server.stop().await;
+}
+
+async fn key_order_survives_patches(store: Store) {
+    let (_db, server) = start(store, |_| {}).await;
+    let (org, path) = member(&server).await;
+    let reply = patch_raw(
+        &server,
+        &path,
+        &br#"{"public_metadata":{"z":1,"a":2,"m":{"y":1,"b":2}}}"#[..],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let reply = patch_raw(
+        &server,
+        &path,
+        &br#"{"public_metadata":{"a":null,"b":3,"m":{"a":0,"y":null}}}"#[..],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let text = server
+        .get(&format!(
+            "/v1/organizations/{org}/memberships?user_id=user_1"
+        ))
+        .await
+        .text;
+    assert!(
+        text.contains(
+            r#""public_metadata":{"plan":"pro","seat":{"floor":3},"z":1,"m":{"b":2,"a":0},"b":3}"#
+        ),
+        "{text}"
+    );
+    server.stop().await;
+}
+
+/// Metadata exactly at `--max-metadata-bytes` is accepted, one byte more is refused with
+/// nothing stored, at creation and after a PATCH, counting multi-byte characters and escapes
+/// in bytes of compact JSON.
+async fn metadata_size_limit_at_the_byte(store: Store) {
+    const MAX: usize = 64;
+    let (_db, server) = start(store, |c| c.max_metadata_bytes = MAX).await;
+    let (org, path) = member(&server).await;
+    // {"plan":"pro","seat":{"floor":3}} is 33 bytes; {"plan":"pro","seat":{"floor":3},"k":"…"}
+    // adds 7 + the string's encoded length.
+    let room = MAX - 33 - 7;
+    for (filler, fits) in [
+        ("x".repeat(room), true),
+        ("x".repeat(room + 1), false),
+        // "é" is two bytes of UTF-8
+        ("é".repeat(room / 2), true),
+        (format!("{}é", "x".repeat(room - 1)), false),
+        // a control character is six bytes (\u001f), a quote two (\")
+        (format!("{}\u{1f}", "x".repeat(room - 6)), true),
+        (format!("{}\u{1f}", "x".repeat(room - 5)), false),
+        (format!("{}\"", "x".repeat(room - 2)), true),
+        (format!("{}\"", "x".repeat(room - 1)), false),
+    ] {
+        let before = stored(&server, &org).await;
+        let reply = server
+            .patch(&path, json!({"public_metadata": {"k": filler}}))
+            .await;
+        if fits {
+            assert_eq!(reply.status, StatusCode::OK, "{filler:?}: {}", reply.text);
+            let text = serde_json::to_string(&reply.body["public_metadata"]).unwrap();
+            assert_eq!(text.len(), MAX, "{text}");
+            // take it out again
+            let reply = server
+                .patch(&path, json!({"public_metadata": {"k": null}}))
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        } else {
+            assert_eq!(
+                reply.error_params(),
+                vec![(
+                    "form_param_exceeds_allowed_size".to_owned(),
+                    "public_metadata".to_owned()
+                )],
+                "{filler:?}"
+            );
+            assert_eq!(stored(&server, &org).await, before);
+        }
+    }
+    // A PATCH that only shrinks an already-full object, and one naming only the other field,
+    // still pass.
+    let full = json!({"k": "x".repeat(room)});
+    assert_eq!(
+        server
+            .patch(&path, json!({"public_metadata": full}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let reply = server
+        .patch(&path, json!({"private_metadata": {"n": 1}}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    server.stop().await;
+}
+
+/// A body of exactly `--max-body-bytes` is read and applied; one byte more is 413 with
+/// nothing stored, whether announced by `Content-Length` or streamed without it.
+async fn body_exactly_at_the_limit(store: Store) {
+    const MAX: usize = 4096;
+    let (_db, server) = start(store, |c| {
+        c.max_body_bytes = MAX;
+        c.max_metadata_bytes = 8192;
+    })
+    .await;
+    let (org, path) = member(&server).await;
+    let body = |len: usize| {
+        let head = r#"{"public_metadata":{"k":""#;
+        let tail = r#""}}"#;
+        format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len())).into_bytes()
+    };
+    for (len, chunked) in [(MAX, false), (MAX, true), (MAX + 1, false), (MAX + 1, true)] {
+        let before = stored(&server, &org).await;
+        let bytes = body(len);
+        assert_eq!(bytes.len(), len);
+        let (status, code) = if chunked {
+            let mut raw = format!(
+                "PATCH {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {KEY}\r\n\
+                 Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .into_bytes();
+            for chunk in bytes.chunks(1000) {
+                raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                raw.extend_from_slice(chunk);
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(b"0\r\n\r\n");
+            let (status, body) = exchange(&server, &raw).await;
+            let code = serde_json::from_str::<Value>(&body).unwrap()["errors"][0]["code"]
+                .as_str()
+                .map(str::to_owned);
+            (status, code)
+        } else {
+            let reply = patch_raw(&server, &path, bytes).await;
+            let code = (!reply.status.is_success()).then(|| reply.error_code().to_owned());
+            (reply.status.as_u16(), code)
+        };
+        if len <= MAX {
+            assert_eq!((status, code), (200, None), "{len} {chunked}");
+            server
+                .patch(&path, json!({"public_metadata": {"k": null}}))
+                .await;
+        } else {
+            assert_eq!(
+                (status, code.as_deref()),
+                (413, Some("request_body_too_large")),
+                "{len} {chunked}"
+            );
+            assert_eq!(stored(&server, &org).await, before);
+        }
+    }
+    server.stop().await;
+}
+
+/// Sends `raw` on a new connection and reads until the server closes it; returns the status
+/// (0 if it closed without answering) and the body.
+async fn exchange(server: &TestServer, raw: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let _ = stream.write_all(raw).await;
+    let mut bytes = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut bytes))
+        .await
+        .expect("answered within the bound")
+        .ok();
+    parse(&bytes)
+}
+
+fn parse(bytes: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(bytes);
+    match text.strip_prefix("HTTP/1.1 ") {
+        Some(rest) => (
+            rest[..3].parse().unwrap(),
+            text.split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_owned())
+                .unwrap_or_default(),
+        ),
+        None => (0, text.into_owned()),
+    }
+}
+
+/// NUL characters (`\u0000`) in names, user IDs, roles and created_by are refused with a 422
+/// naming the field, and path parameters and list filters with one find nothing, the same on
+/// both stores (PostgreSQL text cannot hold NUL: each of these answered 500 there).
+async fn nul_characters_in_text_fields(store: Store) {
+    let (_db, server) = start(store, |_| {}).await;
+    let org = server.create_org("Acme").await;
+    server.add_member(&org, "user_1", "org:member").await;
+    let memberships = format!("/v1/organizations/{org}/memberships");
+    for (method, path, body, param) in [
+        (
+            Method::POST,
+            "/v1/organizations".to_owned(),
+            json!({"name": "a\u{0}b"}),
+            "name",
+        ),
+        (
+            Method::POST,
+            "/v1/organizations".to_owned(),
+            json!({"name": "ok", "created_by": "user_\u{0}"}),
+            "created_by",
+        ),
+        (
+            Method::POST,
+            "/v1/organizations".to_owned(),
+            json!({"name": "ok", "slug": "a\u{0}"}),
+            "slug",
+        ),
+        (
+            Method::POST,
+            memberships.clone(),
+            json!({"user_id": "user_\u{0}x", "role": "org:member"}),
+            "user_id",
+        ),
+        (
+            Method::POST,
+            memberships.clone(),
+            json!({"user_id": "user_2", "role": "org:\u{0}"}),
+            "role",
+        ),
+        (
+            Method::PATCH,
+            format!("{memberships}/user_1"),
+            json!({"role": "org:\u{0}admin"}),
+            "role",
+        ),
+    ] {
+        let reply = server.call(method, &path, Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.text
+        );
+        assert_eq!(
+            reply.error_params(),
+            vec![("form_param_value_invalid".to_owned(), param.to_owned())]
+        );
+    }
+    let nul_org = "/v1/organizations/org_%00";
+    let nul_member = format!("{memberships}/user_%00");
+    let mut not_found = vec![
+        server.get(nul_org).await,
+        server.get(&format!("{nul_org}/memberships")).await,
+        server.delete(&nul_member).await,
+        server.delete(nul_org).await,
+    ];
+    for path in [
+        format!("{nul_member}/metadata"),
+        format!("{nul_org}/metadata"),
+        format!("{nul_org}/memberships/user_1/metadata"),
+    ] {
+        not_found.push(server.patch(&path, json!({})).await);
+    }
+    not_found.push(
+        server
+            .patch(&nul_member, json!({"role": "org:admin"}))
+            .await,
+    );
+    not_found.push(
+        server
+            .post(
+                &format!("{nul_org}/memberships"),
+                json!({"user_id": "user_3", "role": "org:member"}),
+            )
+            .await,
+    );
+    for reply in &not_found {
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
+        assert_eq!(reply.error_code(), "resource_not_found");
+    }
+    for (query, count) in [
+        ("user_id=user_%00", 0),
+        ("role=%00", 0),
+        ("user_id=user_1&user_id=user_%00", 1),
+        ("user_id=user_1&role=%00", 0),
+        ("role=org:member&role=x%00", 1),
+    ] {
+        let reply = server.get(&format!("{memberships}?{query}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text);
+        assert_eq!(reply.body["total_count"], json!(count), "{query}");
+        assert_eq!(
+            reply.body["data"].as_array().unwrap().len(),
+            count,
+            "{query}"
+        );
+    }
+    // nothing was created or changed
+    assert_eq!(
+        server.get(&org_path(&org)).await.body["members_count"],
+        json!(1)
+    );
+    assert_eq!(
+        server.membership(&org, "user_1").await["role"],
+        json!("org:member")
+    );
+    server.stop().await;
+}
+
+fn org_path(org: &str) -> String {
+    format!("/v1/organizations/{org}")
+}
+
+both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 2);
+    hostile_metadata_patch_bodies_change_nothing,
+    escaped_and_odd_names_apply_as_their_text,
+    number_literals_survive_exactly,
+    key_order_survives_patches,
+    metadata_size_limit_at_the_byte,
+    body_exactly_at_the_limit,
+    nul_characters_in_text_fields,
+);
