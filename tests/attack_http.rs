@@ -527,7 +527,386 @@ fn org_path(org: &str) -> String {
     format!("/v1/organizations/{org}")
 }
 
-both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 2);
+/// Reads from `stream` until the server closes it (or `BOUND` passes).
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut bytes))
+        .await
+        .expect("the server closed the connection within the bound")
+        .ok();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Reads from `stream` until `needle` has arrived (or `BOUND` passes); returns what was read.
+async fn read_until(stream: &mut TcpStream, needle: &str) -> String {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(BOUND, async {
+        while !String::from_utf8_lossy(&bytes).contains(needle) {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed before {needle:?}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+            bytes.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the answer arrived within the bound");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A request smuggled in the body of a refused request must not be served: after a 413
+/// (announced `Content-Length` over the limit, body not read) and after a 408 (body
+/// incomplete at the request timeout), the connection is closed, even though the client asked
+/// to keep it alive and the unread bytes form a valid request that would delete the
+/// organization.
+#[tokio::test]
+async fn no_request_smuggled_after_a_refused_body() {
+    let (_db, server) = start(Store::Sqlite, |c| {
+        c.max_body_bytes = 1024;
+        c.request_timeout = Duration::from_secs(1);
+        c.header_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let org = server.create_org("Acme").await;
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let smuggled = format!(
+        "DELETE /v1/organizations/{org} HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {KEY}\r\n\r\n"
+    );
+    let head = |len: usize| {
+        format!(
+            "PATCH /v1/organizations/{org}/metadata HTTP/1.1\r\nHost: localhost\r\n\
+             Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n\
+             Content-Length: {len}\r\n\r\n"
+        )
+    };
+
+    // 413: the whole "body" (a request) is sent at once, after the head.
+    let mut stream = TcpStream::connect(&host).await.unwrap();
+    let mut raw = head(2000).into_bytes();
+    raw.extend_from_slice(smuggled.as_bytes());
+    raw.resize(raw.len() + 2000 - smuggled.len(), b' ');
+    stream.write_all(&raw).await.unwrap();
+    let text = read_until_closed(&mut stream).await;
+    assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
+    assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "{text}");
+
+    // 408: ten bytes of body, then, after the 408, the rest of the announced length starting
+    // with a request.
+    let mut stream = TcpStream::connect(&host).await.unwrap();
+    let mut raw = head(10 + smuggled.len()).into_bytes();
+    raw.extend_from_slice(b"{\"public_m");
+    stream.write_all(&raw).await.unwrap();
+    let first = read_until(&mut stream, "request_timeout").await;
+    assert!(first.starts_with("HTTP/1.1 408 "), "{first}");
+    let _ = stream.write_all(smuggled.as_bytes()).await;
+    let rest = read_until_closed(&mut stream).await;
+    assert!(!rest.contains("HTTP/1.1 "), "{first}{rest}");
+
+    let reply = server.get(&org_path(&org)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    server.stop().await;
+}
+
+/// Kept-alive connections: two requests pipelined in one write are both answered, in order;
+/// then the idle connection is closed at the header-read timeout without an answer.
+#[tokio::test]
+async fn pipelined_requests_then_idle_close() {
+    let (_db, server) = start(Store::Sqlite, |c| {
+        c.header_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let org = server.create_org("Acme").await;
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let patch = |key: &str| {
+        let body = format!("{{\"public_metadata\":{{\"{key}\":1}}}}");
+        format!(
+            "PATCH /v1/organizations/{org}/metadata HTTP/1.1\r\nHost: localhost\r\n\
+             Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut stream = TcpStream::connect(&host).await.unwrap();
+    stream
+        .write_all(format!("{}{}", patch("first"), patch("second")).as_bytes())
+        .await
+        .unwrap();
+    let text = read_until_closed(&mut stream).await;
+    let answers: Vec<&str> = text.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 2, "{text}");
+    assert!(
+        answers[0].starts_with("200 ") && answers[1].starts_with("200 "),
+        "{text}"
+    );
+    assert!(
+        answers[0].contains(r#""public_metadata":{"first":1}"#),
+        "{text}"
+    );
+    assert!(
+        answers[1].contains(r#""public_metadata":{"first":1,"second":1}"#),
+        "{text}"
+    );
+    server.stop().await;
+}
+
+/// A metadata PATCH that times out (408) while its PostgreSQL transaction waits for the
+/// membership's row lock (held here by another session) leaves the membership either whole
+/// or untouched, and the pool keeps serving afterwards: the connection the dropped request
+/// used is not left inside a transaction.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_timeout_while_waiting_for_a_row_lock() {
+    if http_common::postgres_url().is_none() {
+        http_common::report_skip("postgres_timeout_while_waiting_for_a_row_lock");
+        return;
+    }
+    let (db, server) = start(Store::Postgres, |c| {
+        c.request_timeout = Duration::from_secs(1);
+        c.db_pool_size = 1;
+    })
+    .await;
+    let (org, path) = member(&server).await;
+    let before = server.membership(&org, "user_1").await;
+    let (locker, connection) = tokio_postgres::connect(&db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    locker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM organization_memberships WHERE organization_id = '{org}' FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    let reply = server
+        .patch(
+            &path,
+            json!({"public_metadata": {"late": 1}, "private_metadata": {"billing": null}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT, "{}", reply.text);
+    assert_eq!(reply.error_code(), "request_timeout");
+    locker.batch_execute("COMMIT").await.unwrap();
+    drop(locker);
+    let _ = connection.await;
+    // With one pooled connection, the next requests use the one the dropped request had.
+    for i in 0..3 {
+        let reply = server
+            .patch(&path, json!({"public_metadata": {format!("after{i}"): i}}))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    let after = server.membership(&org, "user_1").await;
+    let applied = after["public_metadata"].get("late").is_some();
+    assert_eq!(
+        after["private_metadata"].get("billing").is_none(),
+        applied,
+        "{after}"
+    );
+    let mut expected = before["public_metadata"].clone();
+    if applied {
+        expected["late"] = json!(1);
+    }
+    for i in 0..3 {
+        expected[format!("after{i}")] = json!(i);
+    }
+    assert_eq!(after["public_metadata"], expected);
+    eprintln!(
+        "the timed-out PATCH was {}",
+        if applied { "committed" } else { "rolled back" }
+    );
+    server.stop().await;
+}
+
+/// PATCHes racing a membership's delete and re-create, through two instances on one
+/// database: each PATCH lands on exactly one generation of the membership, whole (200 with its
+/// value and that generation's marker) or not at all (404); the last generation holds exactly
+/// the last value each writer had acknowledged on it, nothing from an earlier one.
+async fn patches_racing_membership_delete_and_recreate(store: Store) {
+    use std::sync::Arc;
+    let db = TestDb::new(store).await;
+    let a = Arc::new(TestServer::start(&db.url()).await);
+    let b = Arc::new(TestServer::start(&db.url()).await);
+    let org = a.create_org("Acme").await;
+    let create = |s: Arc<TestServer>, org: String, generation: u32| async move {
+        s.post(
+            &format!("/v1/organizations/{org}/memberships"),
+            json!({"user_id": "user_1", "role": "org:member",
+                   "public_metadata": {"gen": generation}}),
+        )
+        .await
+    };
+    let created = create(Arc::clone(&a), org.clone(), 0).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    const GENERATIONS: u32 = 4;
+    let churn = {
+        let (a, b, org) = (Arc::clone(&a), Arc::clone(&b), org.clone());
+        tokio::spawn(async move {
+            for generation in 1..=GENERATIONS {
+                tokio::task::yield_now().await;
+                let deleted = b
+                    .delete(&format!("/v1/organizations/{org}/memberships/user_1"))
+                    .await;
+                assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+                let created = create(Arc::clone(&a), org.clone(), generation).await;
+                assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+            }
+        })
+    };
+    // Eight writers PATCH one after another until the churn is over, then twice more.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let patches: Vec<_> = (0..8)
+        .map(|w| {
+            let s = Arc::clone(if w % 2 == 0 { &a } else { &b });
+            let (org, done) = (org.clone(), Arc::clone(&done));
+            tokio::spawn(async move {
+                let mut replies = Vec::new();
+                let mut after = 0;
+                for n in 0..300 {
+                    if done.load(std::sync::atomic::Ordering::SeqCst) {
+                        after += 1;
+                        if after > 2 {
+                            break;
+                        }
+                    }
+                    let key = format!("k{w}");
+                    let reply = s
+                        .patch_metadata(&org, "user_1", json!({"public_metadata": {&key: n}}))
+                        .await;
+                    replies.push((key, n, reply));
+                }
+                replies
+            })
+        })
+        .collect();
+    churn.await.unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut on_last = serde_json::Map::new();
+    let (mut generations, mut not_found) = (std::collections::BTreeSet::new(), 0);
+    for task in patches {
+        for (key, n, reply) in task.await.unwrap() {
+            match reply.status {
+                StatusCode::OK => {
+                    let metadata = &reply.body["public_metadata"];
+                    assert_eq!(metadata[&key], json!(n), "{}", reply.text);
+                    let generation = metadata["gen"].as_u64().expect("a generation marker");
+                    generations.insert(generation);
+                    if generation == u64::from(GENERATIONS) {
+                        // each writer is sequential: its last acknowledged value wins
+                        on_last.insert(key, json!(n));
+                    }
+                }
+                StatusCode::NOT_FOUND => {
+                    assert_eq!(reply.error_code(), "resource_not_found");
+                    not_found += 1;
+                }
+                other => panic!("PATCH {key}: {other} {}", reply.text),
+            }
+        }
+    }
+    // The race was run: PATCHes landed on several generations, and some found none.
+    assert!(
+        generations.len() >= 2 && not_found > 0,
+        "{generations:?} {not_found}"
+    );
+    let last = a.membership(&org, "user_1").await;
+    let mut metadata = last["public_metadata"].as_object().unwrap().clone();
+    assert_eq!(metadata.remove("gen"), Some(json!(GENERATIONS)), "{last}");
+    assert_eq!(Value::Object(metadata), Value::Object(on_last));
+    Arc::into_inner(a).unwrap().stop().await;
+    Arc::into_inner(b).unwrap().stop().await;
+}
+
+/// Membership creates and deletes churning in an organization with a quota of 3, through
+/// two instances: no create ever answers with more members than the quota, refusals are
+/// 403 `organization_membership_quota_exceeded` (or 400 `already_a_member_in_organization`),
+/// and the count at the end matches the list.
+async fn quota_holds_under_create_delete_churn(store: Store) {
+    use std::sync::Arc;
+    let db = TestDb::new(store).await;
+    let a = Arc::new(TestServer::start(&db.url()).await);
+    let b = Arc::new(TestServer::start(&db.url()).await);
+    let created = a
+        .post(
+            "/v1/organizations",
+            json!({"name": "Small", "max_allowed_memberships": 3}),
+        )
+        .await;
+    let org = created.body["id"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let s = Arc::clone(if t % 2 == 0 { &a } else { &b });
+            let org = org.clone();
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for round in 0..6 {
+                    let user = format!("user_{}", (t + round) % 5);
+                    let reply = s
+                        .post(
+                            &format!("/v1/organizations/{org}/memberships"),
+                            json!({"user_id": user, "role": "org:member"}),
+                        )
+                        .await;
+                    match reply.status {
+                        StatusCode::OK => {
+                            let count = reply.body["organization"]["members_count"].as_i64();
+                            assert!(
+                                count.is_some_and(|c| (1..=3).contains(&c)),
+                                "{}",
+                                reply.text
+                            );
+                        }
+                        StatusCode::FORBIDDEN => {
+                            assert_eq!(reply.error_code(), "organization_membership_quota_exceeded")
+                        }
+                        StatusCode::BAD_REQUEST => {
+                            assert_eq!(reply.error_code(), "already_a_member_in_organization")
+                        }
+                        other => panic!("create: {other} {}", reply.text),
+                    }
+                    let reply = s
+                        .delete(&format!("/v1/organizations/{org}/memberships/{user}"))
+                        .await;
+                    match reply.status {
+                        StatusCode::OK => {
+                            let count = reply.body["organization"]["members_count"].as_i64();
+                            assert!(
+                                count.is_some_and(|c| (0..=2).contains(&c)),
+                                "{}",
+                                reply.text
+                            );
+                        }
+                        StatusCode::NOT_FOUND => {
+                            assert_eq!(reply.error_code(), "resource_not_found")
+                        }
+                        other => panic!("delete: {other} {}", reply.text),
+                    }
+                    seen.push(reply.status);
+                }
+                seen
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let organization = a.get(&org_path(&org)).await;
+    let list = b
+        .get(&format!("/v1/organizations/{org}/memberships?limit=100"))
+        .await;
+    assert_eq!(
+        organization.body["members_count"], list.body["total_count"],
+        "{}",
+        list.text
+    );
+    Arc::into_inner(a).unwrap().stop().await;
+    Arc::into_inner(b).unwrap().stop().await;
+}
+
+both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 4);
     hostile_metadata_patch_bodies_change_nothing,
     escaped_and_odd_names_apply_as_their_text,
     number_literals_survive_exactly,
@@ -535,4 +914,6 @@ both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 2);
     metadata_size_limit_at_the_byte,
     body_exactly_at_the_limit,
     nul_characters_in_text_fields,
+    patches_racing_membership_delete_and_recreate,
+    quota_holds_under_create_delete_churn,
 );
