@@ -914,6 +914,71 @@ both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 4);
     metadata_size_limit_at_the_byte,
     body_exactly_at_the_limit,
     nul_characters_in_text_fields,
+    serde_json_marker_names_are_refused,
     patches_racing_membership_delete_and_recreate,
     quota_holds_under_create_delete_churn,
 );
+
+/// serde_json, under `arbitrary_precision`, reads an object whose first member name is
+/// `$serde_json::private::Number` as a number. A metadata PATCH body of that shape panicked
+/// (500); a metadata object holding that name after another member was stored, and removing
+/// the member before it left text that every later read of the membership failed to parse
+/// (500 on GET, list and PATCH, for good). Such names are now refused, at creation and in a
+/// PATCH, at any depth.
+async fn serde_json_marker_names_are_refused(store: Store) {
+    let (_db, server) = start(store, |_| {}).await;
+    let (org, path) = member(&server).await;
+    let before = stored(&server, &org).await;
+    let reply = patch_raw(
+        &server,
+        &path,
+        &br#"{"$serde_json::private::Number":"1"}"#[..],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert_eq!(reply.error_code(), "request_body_invalid");
+    assert_eq!(stored(&server, &org).await, before);
+    for metadata in [
+        json!({"n": {"a": 1, "$serde_json::private::Number": "x"}}),
+        json!({"a": 1, "$serde_json::private::Number": "2"}),
+        json!({"list": [{"a": 1, "$serde_json::private::RawValue": "2"}]}),
+    ] {
+        for field in ["public_metadata", "private_metadata"] {
+            let reply = server.patch(&path, json!({ field: metadata })).await;
+            assert_eq!(
+                reply.error_params(),
+                vec![("form_param_value_invalid".to_owned(), field.to_owned())],
+                "{metadata}"
+            );
+            assert_eq!(stored(&server, &org).await, before);
+            let reply = server
+                .post(
+                    &format!("/v1/organizations/{org}/memberships"),
+                    json!({"user_id": "user_2", "role": "org:member", field: metadata}),
+                )
+                .await;
+            assert_eq!(
+                reply.error_params(),
+                vec![("form_param_value_invalid".to_owned(), field.to_owned())]
+            );
+            let reply = server
+                .post("/v1/organizations", json!({"name": "x", field: metadata}))
+                .await;
+            assert_eq!(
+                reply.error_params(),
+                vec![("form_param_value_invalid".to_owned(), field.to_owned())]
+            );
+        }
+    }
+    // The attack that poisoned the row: nothing was stored, so the removal is harmless.
+    let reply = server
+        .patch(&path, json!({"public_metadata": {"n": {"a": null}}}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let list = server
+        .get(&format!("/v1/organizations/{org}/memberships"))
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert_eq!(list.body["total_count"], json!(1));
+    server.stop().await;
+}

@@ -536,12 +536,16 @@ impl MetadataPatch {
     /// - a metadata field that is not an object (`null` included): 422
     ///   `form_param_value_invalid`; a top-level field other than the two: 422
     ///   `form_param_unknown` (every such field is reported, in that order);
-    /// - a merged object of more than `max_bytes` bytes as compact JSON (checked for the fields
-    ///   the body has): 422 `form_param_exceeds_allowed_size` naming the field (both, if both
-    ///   are too large).
+    /// - a merged object holding a member name serde_json reserves
+    ///   (`$serde_json::private::Number` or `…::RawValue`, at any depth; a later removal of the
+    ///   members before it would make the stored text unreadable): 422
+    ///   `form_param_value_invalid`; a merged object of more than `max_bytes` bytes as compact
+    ///   JSON: 422 `form_param_exceeds_allowed_size` naming the field (both checked for the
+    ///   fields the body has, each field reported once).
     ///
     /// On the 400s `public` and `private` are exactly as they were (`merge_slice` undoes what
-    /// it applied). On the 422s they hold the merged objects (`{}` for a field of the wrong
+    /// it applied), except for a body serde_json reads as a number (an object whose first
+    /// member name is `$serde_json::private::Number`), which leaves them empty. On the 422s they hold the merged objects (`{}` for a field of the wrong
     /// type): callers run this inside the store's transaction, which is rolled back and the
     /// record discarded on error, so nothing is stored.
     ///
@@ -583,9 +587,19 @@ impl MetadataPatch {
         let mut wrapper = Value::Object(wrapper);
         let merged = crate::stream::merge_slice_top_level(&mut wrapper, body);
         // An object patch (the body starts with `{`) keeps the wrapper an object, and on error
-        // `merge_slice` left it exactly as it was.
-        let Value::Object(mut wrapper) = wrapper else {
-            unreachable!("an object merge patch always yields an object (RFC 7396 section 2)")
+        // `merge_slice` left it exactly as it was; except that serde_json, under
+        // `arbitrary_precision`, reads an object whose first member name is its private number
+        // marker as a number (as `from_slice` does), which replaces the wrapper (this was a
+        // panic, answered 500).
+        let mut wrapper = match wrapper {
+            Value::Object(wrapper) => wrapper,
+            other => {
+                return Err(AppError::BodyInvalid(format!(
+                    "the body must be a JSON object, got {} (serde_json reads an object whose \
+                     first member name is `{NUMBER_MARKER}` as a number)",
+                    kind_of(&other)
+                )))
+            }
         };
         let fields = METADATA_FIELDS.map(|name| wrapper.remove(name));
         let mut errors = Vec::new();
@@ -624,7 +638,7 @@ impl MetadataPatch {
                 (METADATA_FIELDS[1], &*private),
             ] {
                 if names.iter().any(|n| n == name) {
-                    if let Err(e) = check_size(name, target, max_bytes) {
+                    if let Err(e) = check_metadata(name, target, max_bytes) {
                         errors.push(e);
                     }
                 }
@@ -661,7 +675,53 @@ pub fn compact_len(metadata: &Metadata) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-fn check_size(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), ParamError> {
+/// Member names that serde_json (under `arbitrary_precision`, or `raw_value`) reads, as the
+/// first member of an object, as a number or raw value instead of an object: metadata
+/// holding one could be stored, but a later removal of the members before it made the stored
+/// text unreadable (every read of the row answered 500), so they are refused anywhere.
+const NUMBER_MARKER: &str = "$serde_json::private::Number";
+const RESERVED_NAMES: [&str; 2] = [NUMBER_MARKER, "$serde_json::private::RawValue"];
+
+/// The first reserved member name ([`RESERVED_NAMES`]) in `metadata`, at any depth.
+/// Iterative, one visit per value.
+fn reserved_name(metadata: &Metadata) -> Option<&'static str> {
+    let reserved_in = |object: &Map<String, Value>| {
+        RESERVED_NAMES
+            .into_iter()
+            .find(|name| object.contains_key(*name))
+    };
+    if let Some(name) = reserved_in(metadata) {
+        return Some(name);
+    }
+    let mut stack: Vec<&Value> = metadata.values().collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(object) => {
+                if let Some(name) = reserved_in(object) {
+                    return Some(name);
+                }
+                stack.extend(object.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Checks a merged or initial metadata object: no reserved member name
+/// ([`RESERVED_NAMES`], 422 `form_param_value_invalid`), at most `max_bytes` bytes as compact
+/// JSON (422 `form_param_exceeds_allowed_size`).
+fn check_metadata(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), ParamError> {
+    if let Some(reserved) = reserved_name(metadata) {
+        return Err(ParamError::new(
+            ParamErrorKind::ValueInvalid,
+            name,
+            format!(
+                "{name} must not use the member name `{reserved}`, reserved by the JSON library"
+            ),
+        ));
+    }
     let len = compact_len(metadata);
     if len > max_bytes {
         Err(ParamError::new(
@@ -674,7 +734,7 @@ fn check_size(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), P
     }
 }
 
-/// Checks the size of initial metadata at creation (422 `form_param_exceeds_allowed_size`).
+/// Checks initial metadata at creation as [`check_metadata`] does (reserved member names, size).
 pub fn check_initial_sizes(
     public: &Metadata,
     private: &Metadata,
@@ -682,7 +742,7 @@ pub fn check_initial_sizes(
 ) -> Result<(), AppError> {
     let errors: Vec<ParamError> = [("public_metadata", public), ("private_metadata", private)]
         .into_iter()
-        .filter_map(|(name, m)| check_size(name, m, max_bytes).err())
+        .filter_map(|(name, m)| check_metadata(name, m, max_bytes).err())
         .collect();
     if errors.is_empty() {
         Ok(())
