@@ -982,3 +982,44 @@ async fn serde_json_marker_names_are_refused(store: Store) {
     assert_eq!(list.body["total_count"], json!(1));
     server.stop().await;
 }
+
+/// Another connection holding the SQLite file's write lock past the busy timeout (5 s): a
+/// write is answered 503 `service_unavailable` (retry), not 500, and changes nothing; once
+/// the lock is released writes succeed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_by_another_connection_is_503() {
+    let (db, server) = start(Store::Sqlite, |_| {}).await;
+    let (org, path) = member(&server).await;
+    let before = stored(&server, &org).await;
+    let file = db.url();
+    let (release, locked) = std::sync::mpsc::channel::<()>();
+    let (ready, is_ready) = tokio::sync::oneshot::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut conn = rusqlite::Connection::open(file).unwrap();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        ready.send(()).unwrap();
+        locked.recv().unwrap();
+        tx.rollback().unwrap();
+    });
+    is_ready.await.unwrap();
+    let reply = server
+        .patch(&path, json!({"public_metadata": {"plan": null}}))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.error_code(), "service_unavailable");
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(stored(&server, &org).await, before);
+    let reply = server
+        .patch(&path, json!({"public_metadata": {"plan": null}}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    server.stop().await;
+}
