@@ -915,6 +915,7 @@ both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 4);
     body_exactly_at_the_limit,
     nul_characters_in_text_fields,
     serde_json_marker_names_are_refused,
+    duplicate_keys_in_create_and_role_bodies_are_refused,
     patches_racing_membership_delete_and_recreate,
     quota_holds_under_create_delete_churn,
 );
@@ -1021,5 +1022,71 @@ async fn sqlite_locked_by_another_connection_is_503() {
         .patch(&path, json!({"public_metadata": {"plan": null}}))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    server.stop().await;
+}
+
+/// A member name repeated in the body of a create or role update is refused (400
+/// `request_body_invalid` naming the key and its place) and nothing is created or changed:
+/// `{"public_metadata":{"plan":"pro","plan":null}}` was stored as `{"plan":null}`, the last
+/// one silently winning, while the metadata PATCH bodies already refused it.
+async fn duplicate_keys_in_create_and_role_bodies_are_refused(store: Store) {
+    let (_db, server) = start(store, |_| {}).await;
+    let (org, _) = member(&server).await;
+    let before = stored(&server, &org).await;
+    let memberships = format!("/v1/organizations/{org}/memberships");
+    for (method, path, body, key, column) in [
+        (
+            Method::POST,
+            "/v1/organizations".to_owned(),
+            r#"{"name":"a","public_metadata":{"plan":"pro","plan":null}}"#,
+            "plan",
+            50,
+        ),
+        (
+            Method::POST,
+            "/v1/organizations".to_owned(),
+            r#"{"name":"a","name":"b"}"#,
+            "name",
+            18,
+        ),
+        (
+            Method::POST,
+            memberships.clone(),
+            r#"{"user_id":"user_9","role":"org:member","private_metadata":{"x":[{"k":1,"\u006b":2}]}}"#,
+            "k",
+            80,
+        ),
+        (
+            Method::PATCH,
+            format!("{memberships}/user_1"),
+            r#"{"role":"org:admin","role":"org:member"}"#,
+            "role",
+            26,
+        ),
+    ] {
+        let reply = TestServer::reply(
+            server
+                .raw(method, &path)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.text
+        );
+        assert_eq!(reply.error_code(), "request_body_invalid");
+        let detail = reply.body["errors"][0]["long_message"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("duplicate key \"{key}\""))
+                && detail.ends_with(&format!("at line 1 column {column}")),
+            "{body}: {detail}"
+        );
+    }
+    assert_eq!(stored(&server, &org).await, before);
+    let count = server.get(&org_path(&org)).await.body["members_count"].clone();
+    assert_eq!(count, json!(1));
     server.stop().await;
 }
