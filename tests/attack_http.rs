@@ -1090,3 +1090,43 @@ async fn duplicate_keys_in_create_and_role_bodies_are_refused(store: Store) {
     assert_eq!(count, json!(1));
     server.stop().await;
 }
+
+/// A client-sent `X-Request-Id` that is empty, not UTF-8 or holds spaces is replaced by a new
+/// `req_` id, so that the error body's `clerk_trace_id` always equals the response header
+/// (a non-UTF-8 one gave `""` while the header echoed the raw bytes); a usable one is kept.
+#[tokio::test]
+async fn unusable_client_request_ids_are_replaced() {
+    let (_db, server) = start(Store::Sqlite, |_| {}).await;
+    for (id, kept) in [
+        (&b"\xff\xfeabc"[..], false),
+        (b"", false),
+        (b"a b", false),
+        (b"a\"b\\c", true),
+        (b"client-42", true),
+    ] {
+        let mut raw =
+            b"GET /v1/organizations/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-Id: "
+                .to_vec();
+        raw.extend_from_slice(id);
+        raw.extend_from_slice(format!("\r\nAuthorization: Bearer {KEY}\r\n\r\n").as_bytes());
+        let mut stream = TcpStream::connect(server.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        stream.write_all(&raw).await.unwrap();
+        let text = read_until_closed(&mut stream).await;
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 404 "), "{text}");
+        let header = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-request-id: "))
+            .unwrap_or_else(|| panic!("{text}"));
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["clerk_trace_id"], json!(header), "{text}");
+        if kept {
+            assert_eq!(header.as_bytes(), id);
+        } else {
+            assert!(header.starts_with("req_") && header.len() == 31, "{text}");
+        }
+    }
+    server.stop().await;
+}
