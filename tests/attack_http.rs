@@ -916,6 +916,7 @@ both_stores!(tokio::test(flavor = "multi_thread", worker_threads = 4);
     nul_characters_in_text_fields,
     serde_json_marker_names_are_refused,
     duplicate_keys_in_create_and_role_bodies_are_refused,
+    long_user_ids,
     patches_racing_membership_delete_and_recreate,
     quota_holds_under_create_delete_churn,
 );
@@ -1129,4 +1130,65 @@ async fn unusable_client_request_ids_are_replaced() {
         }
     }
     server.stop().await;
+}
+
+/// A user ID longer than 512 characters is refused with a 422 on both stores: the user ID is
+/// in a unique index, and PostgreSQL refused an incompressible one of about 2,700 bytes with a
+/// 500. 512 four-byte characters (2,048 bytes) are accepted and found again.
+async fn long_user_ids(store: Store) {
+    let (_db, server) = start(store, |_| {}).await;
+    let org = server.create_org("Acme").await;
+    let memberships = format!("/v1/organizations/{org}/memberships");
+    let random = metamerge::http::ids::random_base62(3000);
+    for user_id in [random[..513].to_owned(), random.clone()] {
+        let reply = server
+            .post(
+                &memberships,
+                json!({"user_id": user_id, "role": "org:member"}),
+            )
+            .await;
+        assert_eq!(
+            reply.error_params(),
+            vec![("form_param_value_invalid".to_owned(), "user_id".to_owned())],
+            "{}",
+            reply.text
+        );
+    }
+    // Random four-byte characters, so that the index entry does not compress.
+    let wide: String = random
+        .bytes()
+        .take(512)
+        .map(|b| char::from_u32(0x1F300 + u32::from(b)).unwrap())
+        .collect();
+    for user_id in [random[..512].to_owned(), wide] {
+        let reply = server
+            .post(
+                &memberships,
+                json!({"user_id": &user_id, "role": "org:member"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let reply = server
+            .get(&format!("{memberships}?user_id={}", urlencode(&user_id)))
+            .await;
+        assert_eq!(reply.body["total_count"], json!(1), "{}", reply.text);
+    }
+    assert_eq!(
+        server.get(&org_path(&org)).await.body["members_count"],
+        json!(2)
+    );
+    server.stop().await;
+}
+
+/// Percent-encodes every byte outside unreserved ASCII.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -442,13 +442,19 @@ impl FromJsonBody for CreateOrganizationRequest {
     }
 }
 
+/// Longest `user_id` accepted, in characters (at most 2,048 bytes of UTF-8): the user ID is
+/// part of a unique index, and PostgreSQL refuses index entries over 2,704 bytes (a longer
+/// one answered 500 there).
+pub const MAX_USER_ID_CHARS: usize = 512;
+
 /// Body of `POST /v1/organizations/{organization_id}/memberships`.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
 // Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
 #[serde(deny_unknown_fields)]
 pub struct CreateMembershipRequest {
-    /// The user to add (required, non-empty, no NUL character).
-    #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
+    /// The user to add (required, non-empty, at most [`MAX_USER_ID_CHARS`] characters, no NUL
+    /// character).
+    #[schema(min_length = 1, max_length = 512, pattern = "^[^\\u0000]*$")]
     pub user_id: String,
     /// The role key, e.g. `org:admin` (required, non-empty, no NUL character).
     #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
@@ -463,7 +469,17 @@ pub struct CreateMembershipRequest {
 
 impl FromJsonBody for CreateMembershipRequest {
     fn from_object(mut f: Fields) -> Result<Self, AppError> {
-        let user_id = f.required_string("user_id");
+        let mut user_id = f.required_string("user_id");
+        if user_id
+            .as_ref()
+            .is_some_and(|u| u.chars().count() > MAX_USER_ID_CHARS)
+        {
+            f.invalid(
+                "user_id",
+                format!("user_id must be at most {MAX_USER_ID_CHARS} characters"),
+            );
+            user_id = None;
+        }
         let role = f.required_string("role");
         let public_metadata = f.optional_metadata("public_metadata", true);
         let private_metadata = f.optional_metadata("private_metadata", true);
