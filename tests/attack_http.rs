@@ -1192,3 +1192,44 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A client that sends requests and never reads the answers holds its connection, and the
+/// answers in memory, for good: no timeout covers writing a response (the header-read
+/// timeout only runs while the server waits for a request, the request timeout only until the
+/// response starts). The slow-header attack, fixed, has this slow-reader twin. Here ten
+/// pipelined GETs of a 1.4 MB organization (more than the loopback socket buffers hold) are
+/// sent, nothing is read for well past both 1 s timeouts, then the test reads: the server
+/// should have given up on the connection (fewer than ten answers, then EOF), but all ten
+/// arrive.
+#[tokio::test]
+#[ignore = "bug: no write timeout, a client that never reads holds its connection forever"]
+async fn a_client_that_never_reads_is_disconnected() {
+    let (_db, server) = start(Store::Sqlite, |c| {
+        c.max_body_bytes = 2 * 1024 * 1024;
+        c.max_metadata_bytes = 1536 * 1024;
+        c.header_read_timeout = Duration::from_secs(1);
+        c.request_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let big = metamerge::http::ids::random_base62(1400 * 1024);
+    let created = server
+        .post(
+            "/v1/organizations",
+            json!({"name": "Big", "public_metadata": {"blob": big}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK);
+    let org = created.body["id"].as_str().unwrap().to_owned();
+    let get = format!(
+        "GET /v1/organizations/{org} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\r\n"
+    );
+    let mut stream = TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(get.repeat(10).as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let text = read_until_closed(&mut stream).await;
+    let answers = text.matches("HTTP/1.1 200 OK").count();
+    assert!(answers < 10, "{answers} answers: the connection was kept");
+    server.stop().await;
+}
