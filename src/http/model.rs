@@ -750,7 +750,8 @@ fn check_metadata(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(
     }
 }
 
-/// Checks initial metadata at creation as [`check_metadata`] does (reserved member names, size).
+/// Checks initial metadata at creation as a metadata PATCH does (reserved member names, size):
+/// 422 `form_param_value_invalid` or `form_param_exceeds_allowed_size` per field.
 pub fn check_initial_sizes(
     public: &Metadata,
     private: &Metadata,
