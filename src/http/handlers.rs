@@ -79,7 +79,8 @@ impl FromRequest<AppState> for ClerkBody {
 /// A JSON request body validated into `T`.
 ///
 /// - the `Content-Type` and length checks of [`ClerkBody`];
-/// - not valid JSON (the detail gives line and column) or not a JSON object: 400
+/// - not valid JSON (the detail gives line and column), a member name repeated within one
+///   object (the detail names it, with line and column), or not a JSON object: 400
 ///   `request_body_invalid`;
 /// - an empty body (no bytes) counts as `{}` (ours); whitespace alone is invalid JSON;
 /// - then `T`'s field validation (422s).
@@ -96,8 +97,16 @@ impl<T: FromJsonBody> FromRequest<AppState> for ClerkJson<T> {
         if bytes.is_empty() {
             return T::from_object(Fields::new(serde_json::Map::new())).map(ClerkJson);
         }
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| AppError::BodyInvalid(format!("the body is not valid JSON: {e}")))?;
+        // `parse_slice`, not `from_slice`: a member name repeated within one object is
+        // refused (I-JSON, RFC 7493 section 2.3), as in the metadata PATCH bodies, instead of
+        // the last one silently winning (`{"public_metadata":{"plan":"pro","plan":null}}`
+        // was stored as `{"plan":null}`).
+        let value: Value = crate::parse_slice(&bytes).map_err(|e| {
+            AppError::BodyInvalid(match e.kind() {
+                crate::ErrorKind::DuplicateKey => format!("the body is not valid: {e}"),
+                _ => format!("the body is not valid JSON: {e}"),
+            })
+        })?;
         match value {
             Value::Object(map) => T::from_object(Fields::new(map)).map(ClerkJson),
             other => Err(AppError::BodyInvalid(format!(

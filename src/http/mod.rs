@@ -257,6 +257,7 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(SetRequestIdLayer::x_request_id(NewRequestId))
+        .layer(from_fn(drop_unusable_request_id))
         .with_state(state)
 }
 
@@ -474,6 +475,22 @@ async fn render_errors(request: Request, next: Next) -> Response {
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Removes a client-sent `X-Request-Id` that is empty or not visible ASCII, so that a new
+/// one is made: such a value could not be the error body's `clerk_trace_id` (it was `""`
+/// while the header echoed the raw bytes), nor identify the request in the log.
+async fn drop_unusable_request_id(mut request: Request, next: Next) -> Response {
+    let usable = |v: &HeaderValue| !v.is_empty() && v.as_bytes().iter().all(u8::is_ascii_graphic);
+    if request
+        .headers()
+        .get_all("x-request-id")
+        .iter()
+        .any(|v| !usable(v))
+    {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
 }
 
 /// Request ids: `req_` and 27 random base62 characters.

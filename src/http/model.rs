@@ -270,7 +270,21 @@ impl Fields {
             .push(ParamError::new(ParamErrorKind::ValueInvalid, name, detail));
     }
 
-    /// A required, non-empty string.
+    /// `s` if it has no NUL character (`\u0000`), which PostgreSQL cannot store in text (it
+    /// answered 500); refused on both stores so that they behave the same.
+    fn nul_free(&mut self, name: &str, s: String) -> Option<String> {
+        if s.contains('\0') {
+            self.invalid(
+                name,
+                format!("{name} must not contain the NUL character (\\u0000)"),
+            );
+            None
+        } else {
+            Some(s)
+        }
+    }
+
+    /// A required, non-empty string without NUL characters.
     pub fn required_string(&mut self, name: &str) -> Option<String> {
         match self.map.remove(name) {
             None => {
@@ -281,11 +295,11 @@ impl Fields {
                 ));
                 None
             }
-            Some(Value::String(s)) if !s.is_empty() => Some(s),
-            Some(Value::String(_)) => {
+            Some(Value::String(s)) if s.is_empty() => {
                 self.invalid(name, format!("{name} must not be empty"));
                 None
             }
+            Some(Value::String(s)) => self.nul_free(name, s),
             Some(other) => {
                 let detail = format!("{name} must be a string, got {}", kind_of(&other));
                 self.invalid(name, detail);
@@ -294,11 +308,11 @@ impl Fields {
         }
     }
 
-    /// An optional string; `null` counts as absent.
+    /// An optional string without NUL characters; `null` counts as absent.
     pub fn optional_string(&mut self, name: &str) -> Option<String> {
         match self.map.remove(name) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s),
+            Some(Value::String(s)) => self.nul_free(name, s),
             Some(other) => {
                 let detail = format!("{name} must be a string, got {}", kind_of(&other));
                 self.invalid(name, detail);
@@ -374,13 +388,14 @@ impl Fields {
 // Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
 #[serde(deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
-    /// Display name (required, non-empty).
-    #[schema(min_length = 1)]
+    /// Display name (required, non-empty, no NUL character).
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
     pub name: String,
     /// Lowercase letters, digits and `-`; derived from `name` when absent.
     #[schema(min_length = 1, pattern = "^[a-z0-9-]+$")]
     pub slug: Option<String>,
-    /// The creating user's ID.
+    /// The creating user's ID (no NUL character).
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub created_by: Option<String>,
     /// Maximum number of memberships, `0` (default) = unlimited.
     #[schema(minimum = 0)]
@@ -427,16 +442,22 @@ impl FromJsonBody for CreateOrganizationRequest {
     }
 }
 
+/// Longest `user_id` accepted, in characters (at most 2,048 bytes of UTF-8): the user ID is
+/// part of a unique index, and PostgreSQL refuses index entries over 2,704 bytes (a longer
+/// one answered 500 there).
+pub const MAX_USER_ID_CHARS: usize = 512;
+
 /// Body of `POST /v1/organizations/{organization_id}/memberships`.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
 // Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
 #[serde(deny_unknown_fields)]
 pub struct CreateMembershipRequest {
-    /// The user to add (required, non-empty).
-    #[schema(min_length = 1)]
+    /// The user to add (required, non-empty, at most [`MAX_USER_ID_CHARS`] characters, no NUL
+    /// character).
+    #[schema(min_length = 1, max_length = 512, pattern = "^[^\\u0000]*$")]
     pub user_id: String,
-    /// The role key, e.g. `org:admin` (required, non-empty).
-    #[schema(min_length = 1)]
+    /// The role key, e.g. `org:admin` (required, non-empty, no NUL character).
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
     pub role: String,
     /// Initial public metadata (object; `null` = `{}`).
     #[schema(value_type = Option<Object>)]
@@ -448,7 +469,17 @@ pub struct CreateMembershipRequest {
 
 impl FromJsonBody for CreateMembershipRequest {
     fn from_object(mut f: Fields) -> Result<Self, AppError> {
-        let user_id = f.required_string("user_id");
+        let mut user_id = f.required_string("user_id");
+        if user_id
+            .as_ref()
+            .is_some_and(|u| u.chars().count() > MAX_USER_ID_CHARS)
+        {
+            f.invalid(
+                "user_id",
+                format!("user_id must be at most {MAX_USER_ID_CHARS} characters"),
+            );
+            user_id = None;
+        }
         let role = f.required_string("role");
         let public_metadata = f.optional_metadata("public_metadata", true);
         let private_metadata = f.optional_metadata("private_metadata", true);
@@ -468,8 +499,8 @@ impl FromJsonBody for CreateMembershipRequest {
 // Unknown fields are rejected (422 `form_param_unknown`); this tells the OpenAPI schema.
 #[serde(deny_unknown_fields)]
 pub struct UpdateMembershipRequest {
-    /// The new role key (required, non-empty).
-    #[schema(min_length = 1)]
+    /// The new role key (required, non-empty, no NUL character).
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*$")]
     pub role: String,
 }
 
@@ -521,12 +552,16 @@ impl MetadataPatch {
     /// - a metadata field that is not an object (`null` included): 422
     ///   `form_param_value_invalid`; a top-level field other than the two: 422
     ///   `form_param_unknown` (every such field is reported, in that order);
-    /// - a merged object of more than `max_bytes` bytes as compact JSON (checked for the fields
-    ///   the body has): 422 `form_param_exceeds_allowed_size` naming the field (both, if both
-    ///   are too large).
+    /// - a merged object holding a member name serde_json reserves
+    ///   (`$serde_json::private::Number` or `…::RawValue`, at any depth; a later removal of the
+    ///   members before it would make the stored text unreadable): 422
+    ///   `form_param_value_invalid`; a merged object of more than `max_bytes` bytes as compact
+    ///   JSON: 422 `form_param_exceeds_allowed_size` naming the field (both checked for the
+    ///   fields the body has, each field reported once).
     ///
     /// On the 400s `public` and `private` are exactly as they were (`merge_slice` undoes what
-    /// it applied). On the 422s they hold the merged objects (`{}` for a field of the wrong
+    /// it applied), except for a body serde_json reads as a number (an object whose first
+    /// member name is `$serde_json::private::Number`), which leaves them empty. On the 422s they hold the merged objects (`{}` for a field of the wrong
     /// type): callers run this inside the store's transaction, which is rolled back and the
     /// record discarded on error, so nothing is stored.
     ///
@@ -568,9 +603,19 @@ impl MetadataPatch {
         let mut wrapper = Value::Object(wrapper);
         let merged = crate::stream::merge_slice_top_level(&mut wrapper, body);
         // An object patch (the body starts with `{`) keeps the wrapper an object, and on error
-        // `merge_slice` left it exactly as it was.
-        let Value::Object(mut wrapper) = wrapper else {
-            unreachable!("an object merge patch always yields an object (RFC 7396 section 2)")
+        // `merge_slice` left it exactly as it was; except that serde_json, under
+        // `arbitrary_precision`, reads an object whose first member name is its private number
+        // marker as a number (as `from_slice` does), which replaces the wrapper (this was a
+        // panic, answered 500).
+        let mut wrapper = match wrapper {
+            Value::Object(wrapper) => wrapper,
+            other => {
+                return Err(AppError::BodyInvalid(format!(
+                    "the body must be a JSON object, got {} (serde_json reads an object whose \
+                     first member name is `{NUMBER_MARKER}` as a number)",
+                    kind_of(&other)
+                )))
+            }
         };
         let fields = METADATA_FIELDS.map(|name| wrapper.remove(name));
         let mut errors = Vec::new();
@@ -609,7 +654,7 @@ impl MetadataPatch {
                 (METADATA_FIELDS[1], &*private),
             ] {
                 if names.iter().any(|n| n == name) {
-                    if let Err(e) = check_size(name, target, max_bytes) {
+                    if let Err(e) = check_metadata(name, target, max_bytes) {
                         errors.push(e);
                     }
                 }
@@ -646,7 +691,53 @@ pub fn compact_len(metadata: &Metadata) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-fn check_size(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), ParamError> {
+/// Member names that serde_json (under `arbitrary_precision`, or `raw_value`) reads, as the
+/// first member of an object, as a number or raw value instead of an object: metadata
+/// holding one could be stored, but a later removal of the members before it made the stored
+/// text unreadable (every read of the row answered 500), so they are refused anywhere.
+const NUMBER_MARKER: &str = "$serde_json::private::Number";
+const RESERVED_NAMES: [&str; 2] = [NUMBER_MARKER, "$serde_json::private::RawValue"];
+
+/// The first reserved member name ([`RESERVED_NAMES`]) in `metadata`, at any depth.
+/// Iterative, one visit per value.
+fn reserved_name(metadata: &Metadata) -> Option<&'static str> {
+    let reserved_in = |object: &Map<String, Value>| {
+        RESERVED_NAMES
+            .into_iter()
+            .find(|name| object.contains_key(*name))
+    };
+    if let Some(name) = reserved_in(metadata) {
+        return Some(name);
+    }
+    let mut stack: Vec<&Value> = metadata.values().collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(object) => {
+                if let Some(name) = reserved_in(object) {
+                    return Some(name);
+                }
+                stack.extend(object.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Checks a merged or initial metadata object: no reserved member name
+/// ([`RESERVED_NAMES`], 422 `form_param_value_invalid`), at most `max_bytes` bytes as compact
+/// JSON (422 `form_param_exceeds_allowed_size`).
+fn check_metadata(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), ParamError> {
+    if let Some(reserved) = reserved_name(metadata) {
+        return Err(ParamError::new(
+            ParamErrorKind::ValueInvalid,
+            name,
+            format!(
+                "{name} must not use the member name `{reserved}`, reserved by the JSON library"
+            ),
+        ));
+    }
     let len = compact_len(metadata);
     if len > max_bytes {
         Err(ParamError::new(
@@ -659,7 +750,8 @@ fn check_size(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), P
     }
 }
 
-/// Checks the size of initial metadata at creation (422 `form_param_exceeds_allowed_size`).
+/// Checks initial metadata at creation as a metadata PATCH does (reserved member names, size):
+/// 422 `form_param_value_invalid` or `form_param_exceeds_allowed_size` per field.
 pub fn check_initial_sizes(
     public: &Metadata,
     private: &Metadata,
@@ -667,7 +759,7 @@ pub fn check_initial_sizes(
 ) -> Result<(), AppError> {
     let errors: Vec<ParamError> = [("public_metadata", public), ("private_metadata", private)]
         .into_iter()
-        .filter_map(|(name, m)| check_size(name, m, max_bytes).err())
+        .filter_map(|(name, m)| check_metadata(name, m, max_bytes).err())
         .collect();
     if errors.is_empty() {
         Ok(())

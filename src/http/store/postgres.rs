@@ -428,6 +428,13 @@ fn organization_row(row: &Row) -> Result<Organization, AppError> {
     })
 }
 
+/// Whether `s` holds a NUL character, which PostgreSQL text cannot hold: a query with one
+/// fails (it answered 500), so an ID with one is simply not found, without asking the database.
+/// The bodies that create rows refuse NUL characters, on both stores.
+fn has_nul(s: &str) -> bool {
+    s.contains('\0')
+}
+
 fn no_organization(id: &str) -> AppError {
     AppError::NotFound(format!("no organization with id `{id}`"))
 }
@@ -436,6 +443,9 @@ async fn read_organization(
     client: &impl GenericClient,
     id: &str,
 ) -> Result<Organization, AppError> {
+    if has_nul(id) {
+        return Err(no_organization(id));
+    }
     let statement = prepared(
         client,
         &format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations o WHERE o.id = $1"),
@@ -453,6 +463,9 @@ async fn read_organization(
 /// membership creates in one organization serialize, while its memberships stay writable.
 /// Reads after this see every commit made before the lock was granted.
 async fn lock_organization(client: &impl GenericClient, id: &str) -> Result<(), AppError> {
+    if has_nul(id) {
+        return Err(no_organization(id));
+    }
     let statement = prepared(
         client,
         "SELECT 1 FROM organizations WHERE id = $1 FOR NO KEY UPDATE",
@@ -498,10 +511,14 @@ async fn lock_membership(
         ),
     )
     .await?;
-    let row = client
-        .query_opt(&statement, &[&organization_id, &user_id])
-        .await
-        .map_err(pg("lock membership"))?;
+    let row = if has_nul(organization_id) || has_nul(user_id) {
+        None
+    } else {
+        client
+            .query_opt(&statement, &[&organization_id, &user_id])
+            .await
+            .map_err(pg("lock membership"))?
+    };
     match row {
         Some(row) => membership_row(&row),
         None => {
@@ -606,6 +623,9 @@ impl Store for PostgresStore {
 
     fn delete_organization(&self, organization_id: String) -> BoxFuture<'_, Result<(), AppError>> {
         Box::pin(async move {
+            if has_nul(&organization_id) {
+                return Err(no_organization(&organization_id));
+            }
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(pg("begin"))?;
             // Memberships go with it (ON DELETE CASCADE).
@@ -706,7 +726,23 @@ impl Store for PostgresStore {
                 .await
                 .map_err(pg("begin"))?;
             let organization = read_organization(&tx, &organization_id).await?;
-            // NULL means "no filter".
+            // NULL means "no filter". A value with a NUL character matches nothing (none can
+            // be stored) and cannot be sent: it is left out, and a filter left empty that way
+            // matches nothing.
+            let mut query = query;
+            for values in [&mut query.user_ids, &mut query.roles] {
+                if !values.is_empty() {
+                    values.retain(|v| !has_nul(v));
+                    if values.is_empty() {
+                        tx.commit().await.map_err(pg("commit"))?;
+                        return Ok(MembershipPage {
+                            organization,
+                            memberships: Vec::new(),
+                            total_count: 0,
+                        });
+                    }
+                }
+            }
             let users = (!query.user_ids.is_empty()).then_some(&query.user_ids);
             let roles = (!query.roles.is_empty()).then_some(&query.roles);
             const FILTER: &str = "WHERE organization_id = $1 \

@@ -64,8 +64,22 @@ CREATE INDEX organization_memberships_by_created_at
 /// How long a connection waits for another process's write lock before failing, in ms.
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
+/// Maps an SQLite error of step `context` to `Unavailable` (503, retry) when the database
+/// stayed locked by another connection (another instance on the same file, a backup) past
+/// the busy timeout, as PostgreSQL's lock and connection failures are; else `Internal`.
+/// (A lock held past the busy timeout answered 500.)
 fn internal(context: &str) -> impl FnOnce(rusqlite::Error) -> AppError + '_ {
-    move |e| AppError::Internal(format!("sqlite: {context}: {e}"))
+    move |e| {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if busy {
+            AppError::Unavailable(format!("sqlite: {context}: {e}"))
+        } else {
+            AppError::Internal(format!("sqlite: {context}: {e}"))
+        }
+    }
 }
 
 /// The SQLite store. Cheap to share (`Arc` inside); see the module docs for its guarantees.
