@@ -119,6 +119,8 @@ pub use compose::compose;
 #[cfg(feature = "serde_json")]
 pub use diff::diff;
 #[cfg(feature = "serde_json")]
+pub use tree::{find_reserved_member_name, RESERVED_MEMBER_NAMES};
+#[cfg(feature = "serde_json")]
 pub use unrepresentable::{Reason, Unrepresentable};
 
 /// The README's Rust examples, run as doctests so that they cannot go stale.

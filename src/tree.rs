@@ -183,6 +183,67 @@ fn dismantle_nested(mut value: Value) {
     }
 }
 
+/// Member names that serde_json gives a meaning of its own: with its `arbitrary_precision`
+/// feature (which the CLI and the service turn on), an object whose *first* member has one of
+/// these names is read as a number or a raw value, not as an object.
+///
+/// A document may hold such a name behind other members and read back fine, until a merge
+/// patch removes the members before it: the result then serializes to text that no longer
+/// reads back (an "invalid number" at the member, or a different value). Programs that store
+/// or write merged documents should refuse these names; [`find_reserved_member_name`] finds
+/// them.
+pub const RESERVED_MEMBER_NAMES: [&str; 2] = [
+    "$serde_json::private::Number",
+    "$serde_json::private::RawValue",
+];
+
+/// The first of [`RESERVED_MEMBER_NAMES`] used as a member name anywhere in `value`, if any.
+///
+/// Cost: one visit per value, O(size of `value`); iterative, so any nesting depth is fine.
+///
+/// # Examples
+///
+/// ```
+/// use serde_json::json;
+///
+/// let document = json!({ "n": { "a": 1, "$serde_json::private::Number": "x" } });
+/// assert_eq!(
+///     metamerge::find_reserved_member_name(&document),
+///     Some("$serde_json::private::Number")
+/// );
+/// assert_eq!(metamerge::find_reserved_member_name(&json!({ "plan": "pro" })), None);
+/// ```
+pub fn find_reserved_member_name(value: &Value) -> Option<&'static str> {
+    find_reserved(vec![value])
+}
+
+/// [`find_reserved_member_name`] for an object held as a `Map`.
+pub(crate) fn find_reserved_member_name_in(object: &Map<String, Value>) -> Option<&'static str> {
+    reserved_in(object).or_else(|| find_reserved(object.values().collect()))
+}
+
+fn reserved_in(object: &Map<String, Value>) -> Option<&'static str> {
+    RESERVED_MEMBER_NAMES
+        .into_iter()
+        .find(|name| object.contains_key(*name))
+}
+
+fn find_reserved(mut stack: Vec<&Value>) -> Option<&'static str> {
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(object) => {
+                if let Some(name) = reserved_in(object) {
+                    return Some(name);
+                }
+                stack.extend(object.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

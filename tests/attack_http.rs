@@ -1234,19 +1234,42 @@ async fn a_client_that_never_reads_is_disconnected() {
     server.stop().await;
 }
 
-/// Metadata nested 126 levels deep is accepted at creation (the body's own depth is within
-/// serde_json's limit), but every answer that embeds it deeper (a membership embeds its
-/// organization, a list embeds memberships) is then past that limit: serde_json, the parser
-/// of the server itself and of the clerk-rs SDK, refuses the membership create's answer and
-/// every list of the organization's memberships. Either such metadata should be refused (a
-/// depth limit leaving room for the embedding) or every answer should parse.
+/// Metadata nested 126 levels deep used to be accepted at creation (the body's own depth is
+/// within serde_json's limit), but every answer that embeds it deeper (a membership embeds its
+/// organization, a list embeds memberships) was then past that limit: serde_json, the parser
+/// of the server itself and of the clerk-rs SDK, refused the membership create's answer and
+/// every list of the organization's memberships. Now metadata may nest at most
+/// `MAX_METADATA_DEPTH` (100) levels: 100 is accepted and every answer embedding it parses;
+/// 101 and 126 are refused with 422 `form_param_value_invalid` naming the field.
 #[tokio::test]
-#[ignore = "bug: deeply nested organization metadata makes membership answers unparseable by serde_json"]
 async fn every_answer_parses_with_deep_metadata() {
     let (_db, server) = start(Store::Sqlite, |_| {}).await;
-    let depth = 126;
-    let metadata = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
-    let body = format!("{{\"name\":\"Deep\",\"public_metadata\":{metadata}}}");
+    let nested = |depth: usize| format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    for depth in [101, 126] {
+        let body = format!(
+            "{{\"name\":\"Deep\",\"public_metadata\":{}}}",
+            nested(depth)
+        );
+        let response = server
+            .raw(Method::POST, "/v1/organizations")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "depth {depth}"
+        );
+        let refused: Value = response.json().await.unwrap();
+        assert_eq!(refused["errors"][0]["code"], "form_param_value_invalid");
+        assert_eq!(
+            refused["errors"][0]["meta"]["param_name"],
+            "public_metadata"
+        );
+    }
+    let body = format!("{{\"name\":\"Deep\",\"public_metadata\":{}}}", nested(100));
     let response = server
         .raw(Method::POST, "/v1/organizations")
         .header("content-type", "application/json")
@@ -1254,9 +1277,7 @@ async fn every_answer_parses_with_deep_metadata() {
         .send()
         .await
         .unwrap();
-    if response.status() == StatusCode::UNPROCESSABLE_ENTITY {
-        return; // refused: fine
-    }
+    assert_eq!(response.status(), StatusCode::OK);
     let created: Value = response.json().await.unwrap();
     let org = created["id"].as_str().unwrap().to_owned();
     let memberships = format!("{}/v1/organizations/{org}/memberships", server.base);
@@ -1270,7 +1291,9 @@ async fn every_answer_parses_with_deep_metadata() {
         if post {
             request = request.json(&json!({"user_id": "user_1", "role": "org:member"}));
         }
-        let text = request.send().await.unwrap().text().await.unwrap();
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let text = response.text().await.unwrap();
         if let Err(e) = serde_json::from_str::<Value>(&text) {
             panic!("{url}: {e}");
         }

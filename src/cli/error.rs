@@ -61,6 +61,21 @@ pub enum CliError {
         error: metamerge::Unrepresentable,
     },
 
+    /// The result holds a member name that serde_json reserves
+    /// ([`metamerge::RESERVED_MEMBER_NAMES`]): written out, it could read back as a number
+    /// instead of an object (for example once a patch removed the members before it), so
+    /// nothing is written.
+    #[error(
+        "{output}: the result holds a member named `{name}`, which serde_json reserves: \
+         written out it would not read back as the same document; nothing written"
+    )]
+    ReservedName {
+        /// The output's name: its path as given, or `<stdout>`.
+        output: String,
+        /// The reserved name.
+        name: &'static str,
+    },
+
     /// `-` (stdin) was given as more than one input; stdin can be read only once.
     #[error("`-` (stdin) is given {count} times as an input but can be read only once")]
     StdinTwice {

@@ -245,9 +245,21 @@ impl OutputArgs {
     /// come out as [`read`] kept them.
     ///
     /// # Errors
-    /// [`CliError::Write`] naming the output, the failed step and the OS reason. Nothing is
-    /// left behind: the temporary file is removed and an existing output file is unchanged.
+    /// [`CliError::ReservedName`] if `document` uses a member name serde_json reserves (it
+    /// would not read back as written), before anything is written. [`CliError::Write`]
+    /// naming the output, the failed step and the OS reason. Nothing is left behind: the
+    /// temporary file is removed and an existing output file is unchanged.
     pub fn write(&self, document: &Value) -> Result<(), CliError> {
+        let output_name = || match &self.output {
+            Some(path) if path.as_os_str() != "-" => path.display().to_string(),
+            _ => "<stdout>".to_owned(),
+        };
+        if let Some(name) = metamerge::find_reserved_member_name(document) {
+            return Err(CliError::ReservedName {
+                output: output_name(),
+                name,
+            });
+        }
         let serialized = if self.pretty {
             serde_json::to_vec_pretty(document)
         } else {

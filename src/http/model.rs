@@ -554,15 +554,15 @@ impl MetadataPatch {
     ///   `form_param_unknown` (every such field is reported, in that order);
     /// - a merged object holding a member name serde_json reserves
     ///   (`$serde_json::private::Number` or `…::RawValue`, at any depth; a later removal of the
-    ///   members before it would make the stored text unreadable): 422
-    ///   `form_param_value_invalid`; a merged object of more than `max_bytes` bytes as compact
+    ///   members before it would make the stored text unreadable), or nested more than
+    ///   [`MAX_METADATA_DEPTH`] levels: 422 `form_param_value_invalid`; a merged object of more than `max_bytes` bytes as compact
     ///   JSON: 422 `form_param_exceeds_allowed_size` naming the field (both checked for the
     ///   fields the body has, each field reported once).
     ///
     /// On the 400s `public` and `private` are exactly as they were (`merge_slice` undoes what
     /// it applied), except for a body serde_json reads as a number (an object whose first
-    /// member name is `$serde_json::private::Number`), which leaves them empty. On the 422s they hold the merged objects (`{}` for a field of the wrong
-    /// type): callers run this inside the store's transaction, which is rolled back and the
+    /// member name is `$serde_json::private::Number`), which leaves them empty. On the 422s they
+    /// hold the merged objects (`{}` for a field of the wrong type): callers run this inside the store's transaction, which is rolled back and the
     /// record discarded on error, so nothing is stored.
     ///
     /// Cost: one parse of the body, one map lookup per patch member (see
@@ -691,45 +691,52 @@ pub fn compact_len(metadata: &Metadata) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Member names that serde_json (under `arbitrary_precision`, or `raw_value`) reads, as the
-/// first member of an object, as a number or raw value instead of an object: metadata
-/// holding one could be stored, but a later removal of the members before it made the stored
-/// text unreadable (every read of the row answered 500), so they are refused anywhere.
-const NUMBER_MARKER: &str = "$serde_json::private::Number";
-const RESERVED_NAMES: [&str; 2] = [NUMBER_MARKER, "$serde_json::private::RawValue"];
+/// The member name serde_json (under `arbitrary_precision`) reads, as the first member of an
+/// object, as a number: metadata holding it (or the other [`crate::RESERVED_MEMBER_NAMES`])
+/// could be stored, but a later removal of the members before it made the stored text
+/// unreadable (every read of the row answered 500), so they are refused anywhere.
+const NUMBER_MARKER: &str = crate::RESERVED_MEMBER_NAMES[0];
 
-/// The first reserved member name ([`RESERVED_NAMES`]) in `metadata`, at any depth.
+/// Deepest nesting of stored metadata, counting the metadata object itself as level 1.
+/// Answers embed metadata up to 5 levels down (a list of memberships embeds each one's
+/// organization), and serde_json, the parser of this server and of most clients, refuses
+/// input nested more than 128 levels; 100 leaves room for that.
+pub const MAX_METADATA_DEPTH: usize = 100;
+
+/// Whether `metadata` is nested more than `limit` levels deep (the object itself is level 1).
 /// Iterative, one visit per value.
-fn reserved_name(metadata: &Metadata) -> Option<&'static str> {
-    let reserved_in = |object: &Map<String, Value>| {
-        RESERVED_NAMES
-            .into_iter()
-            .find(|name| object.contains_key(*name))
-    };
-    if let Some(name) = reserved_in(metadata) {
-        return Some(name);
-    }
-    let mut stack: Vec<&Value> = metadata.values().collect();
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Object(object) => {
-                if let Some(name) = reserved_in(object) {
-                    return Some(name);
-                }
-                stack.extend(object.values());
-            }
-            Value::Array(items) => stack.extend(items),
-            _ => {}
+fn deeper_than(metadata: &Metadata, limit: usize) -> bool {
+    let mut stack: Vec<(&Value, usize)> = metadata.values().map(|v| (v, 2)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Object(object) => Box::new(object.values()),
+            Value::Array(items) => Box::new(items.iter()),
+            _ => continue,
+        };
+        if depth > limit {
+            return true;
         }
+        stack.extend(children.map(|child| (child, depth + 1)));
     }
-    None
+    false
 }
 
 /// Checks a merged or initial metadata object: no reserved member name
-/// ([`RESERVED_NAMES`], 422 `form_param_value_invalid`), at most `max_bytes` bytes as compact
-/// JSON (422 `form_param_exceeds_allowed_size`).
+/// ([`crate::RESERVED_MEMBER_NAMES`], 422 `form_param_value_invalid`), nested at most
+/// [`MAX_METADATA_DEPTH`] levels (422 `form_param_value_invalid`), at most `max_bytes` bytes as
+/// compact JSON (422 `form_param_exceeds_allowed_size`).
 fn check_metadata(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), ParamError> {
-    if let Some(reserved) = reserved_name(metadata) {
+    if deeper_than(metadata, MAX_METADATA_DEPTH) {
+        return Err(ParamError::new(
+            ParamErrorKind::ValueInvalid,
+            name,
+            format!(
+                "{name} must not be nested more than {MAX_METADATA_DEPTH} levels deep \
+                 (answers that embed it must stay within JSON parsers' depth limits)"
+            ),
+        ));
+    }
+    if let Some(reserved) = crate::tree::find_reserved_member_name_in(metadata) {
         return Err(ParamError::new(
             ParamErrorKind::ValueInvalid,
             name,
