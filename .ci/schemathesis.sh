@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 version=4.32.5
 examples="${1:-50}"
-venv=target/schemathesis-venv
+target="${CARGO_TARGET_DIR:-target}"
+venv=$target/schemathesis-venv
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "schemathesis==$version"
@@ -16,8 +17,8 @@ fi
 cargo build --quiet --all-features --bin metamerge
 key=sk_test_schemathesis_0123456789abcdef
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=target/schemathesis-server.log
-METAMERGE_SECRET_KEY="$key" RUST_LOG=warn target/debug/metamerge serve \
+log=$target/schemathesis-server.log
+METAMERGE_SECRET_KEY="$key" RUST_LOG=warn "$target/debug/metamerge" serve \
     --addr "127.0.0.1:$port" --db :memory: >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT

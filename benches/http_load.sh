@@ -65,7 +65,7 @@ if [ -n "$IS_PG" ]; then
 fi
 
 echo "load before: $(uptime)"
-RUST_LOG="${RUST_LOG:-warn}" ./target/release/metamerge serve \
+RUST_LOG="${RUST_LOG:-warn}" "${CARGO_TARGET_DIR:-./target}/release/metamerge" serve \
   --addr "127.0.0.1:${PORT}" --db "$SERVE_DB" --db-pool-size "${POOL:-16}" \
   2>"$WORKDIR/server.log" &
 SERVER_PID=$!

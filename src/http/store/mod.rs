@@ -228,7 +228,7 @@ pub async fn open(db: &str, pool_size: usize) -> Result<Arc<dyn Store>, String> 
             let _ = pool_size;
             return Err(format!(
                 "database `{}`: this metamerge was built without PostgreSQL support; \
-                 rebuild with `--features postgres`",
+                 rebuild with the `postgres` feature (`--features cli,postgres` for the binary)",
                 redact_password(db)
             ));
         }

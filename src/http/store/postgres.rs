@@ -323,7 +323,13 @@ async fn retry_migration(inner: Arc<Inner>) {
 async fn migrate(pool: &Pool) -> Result<(), MigrationError> {
     let from_pg = |step: &str, e: tokio_postgres::Error| MigrationError {
         transient: is_connection_error(&e),
-        message: format!("{step}: {e}"),
+        // The driver's `Display` of a server error is only "db error": add the server's own
+        // message and SQLSTATE (e.g. `no schema has been selected to create in (3F000)` for a
+        // `search_path` naming a schema that does not exist).
+        message: match e.as_db_error() {
+            Some(db) => format!("{step}: {} ({})", db.message(), db.code().code()),
+            None => format!("{step}: {e}"),
+        },
     };
     let mut client = pool.get().await.map_err(|e| match e {
         PoolError::Backend(e) => from_pg("connect", e),
