@@ -40,7 +40,8 @@ pub struct ServeArgs {
     pub header_read_timeout_secs: u64,
 
     /// Seconds one request may take, reading its body included, before it is answered with
-    /// 408 request_timeout
+    /// 408 request_timeout; also the longest a write of an answer may block (a client that
+    /// stops reading is disconnected)
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_secs: u64,
 }

@@ -120,8 +120,9 @@ pub struct Config {
     /// the body included: past it the answer is 408 `request_timeout`, so a client that
     /// trickles its body (or announces more than it sends) is cut off
     /// (`--request-timeout-secs`, default 30 s). A change whose store transaction had already
-    /// started when the time ran out is still committed whole; the 408 only says that the
-    /// client was not told.
+    /// started when the time ran out is committed or rolled back whole; the 408 only says
+    /// that the client was not told. It also bounds each write to the connection: a client
+    /// that stops reading its answers is disconnected.
     pub request_timeout: Duration,
 }
 
@@ -601,7 +602,8 @@ impl Server {
     ///
     /// Each connection is served by hyper's HTTP/1 connection with a tokio timer, so that
     /// [`Config::header_read_timeout`] applies (axum's own `serve` sets no timer); the router
-    /// applies [`Config::request_timeout`]. An error accepting a connection (e.g. out of file
+    /// applies [`Config::request_timeout`], which also bounds each write to the connection (a
+    /// client that stops reading its answers is disconnected). An error accepting a connection (e.g. out of file
     /// descriptors) is logged and retried after 100 ms; it does not stop the server.
     ///
     /// # Errors
@@ -610,6 +612,7 @@ impl Server {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        let write_timeout = self.state.request_timeout;
         let app = router(self.state);
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
@@ -628,6 +631,11 @@ impl Server {
                 },
                 () = &mut shutdown => break,
             };
+            // A write blocked for the request timeout (the client stopped reading) fails and
+            // closes the connection, so neither it nor graceful shutdown waits for good.
+            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(write_timeout));
+            let stream = Box::pin(stream);
             let service = hyper_util::service::TowerToHyperService::new(app.clone());
             let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             let connection = graceful.watch(connection);
