@@ -217,7 +217,8 @@ pub fn find_reserved_member_name(value: &Value) -> Option<&'static str> {
     find_reserved(vec![value])
 }
 
-/// [`find_reserved_member_name`] for an object held as a `Map`.
+/// [`find_reserved_member_name`] for an object held as a `Map` (the service's metadata).
+#[cfg(feature = "http")]
 pub(crate) fn find_reserved_member_name_in(object: &Map<String, Value>) -> Option<&'static str> {
     reserved_in(object).or_else(|| find_reserved(object.values().collect()))
 }
