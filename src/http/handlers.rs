@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::error::{AppError, ClerkErrors, OwnErrorBody};
 use super::model::{
-    check_initial_sizes, slugify, CreateMembershipRequest, CreateOrganizationRequest,
-    DeletedObject, Fields, FromJsonBody, Health, ListMembershipsQuery, MetadataPatch, Organization,
+    initial_metadata, slugify, CreateMembershipRequest, CreateOrganizationRequest, DeletedObject,
+    Fields, FromJsonBody, Health, ListMembershipsQuery, MetadataPatch, Organization,
     OrganizationMembership, OrganizationMemberships, OrganizationObject, UpdateMembershipRequest,
 };
 use super::store::{NewMembership, NewOrganization};
@@ -204,11 +204,9 @@ pub async fn create_organization(
     State(state): State<AppState>,
     ClerkJson(body): ClerkJson<CreateOrganizationRequest>,
 ) -> Result<Json<Organization>, AppError> {
-    let public_metadata = body.public_metadata.unwrap_or_default();
-    let private_metadata = body.private_metadata.unwrap_or_default();
-    check_initial_sizes(
-        &public_metadata,
-        &private_metadata,
+    let (public_metadata, private_metadata) = initial_metadata(
+        body.public_metadata,
+        body.private_metadata,
         state.max_metadata_bytes,
     )?;
     let slug = body.slug.unwrap_or_else(|| {
@@ -335,11 +333,9 @@ pub async fn create_membership(
     ClerkPath(organization_id): ClerkPath<String>,
     ClerkJson(body): ClerkJson<CreateMembershipRequest>,
 ) -> Result<Json<OrganizationMembership>, AppError> {
-    let public_metadata = body.public_metadata.unwrap_or_default();
-    let private_metadata = body.private_metadata.unwrap_or_default();
-    check_initial_sizes(
-        &public_metadata,
-        &private_metadata,
+    let (public_metadata, private_metadata) = initial_metadata(
+        body.public_metadata,
+        body.private_metadata,
         state.max_metadata_bytes,
     )?;
     let (record, organization) = state

@@ -757,19 +757,21 @@ fn check_metadata(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(
     }
 }
 
-/// Checks initial metadata at creation as a metadata PATCH does (reserved member names, size):
-/// 422 `form_param_value_invalid` or `form_param_exceeds_allowed_size` per field.
-pub fn check_initial_sizes(
-    public: &Metadata,
-    private: &Metadata,
+/// The initial metadata of a create body: an absent field is `{}`; each is checked as a
+/// metadata PATCH checks its result (reserved member names, depth, size): 422
+/// `form_param_value_invalid` or `form_param_exceeds_allowed_size` per field.
+pub fn initial_metadata(
+    public: Option<Metadata>,
+    private: Option<Metadata>,
     max_bytes: usize,
-) -> Result<(), AppError> {
-    let errors: Vec<ParamError> = [("public_metadata", public), ("private_metadata", private)]
+) -> Result<(Metadata, Metadata), AppError> {
+    let (public, private) = (public.unwrap_or_default(), private.unwrap_or_default());
+    let errors: Vec<ParamError> = [("public_metadata", &public), ("private_metadata", &private)]
         .into_iter()
         .filter_map(|(name, m)| check_metadata(name, m, max_bytes).err())
         .collect();
     if errors.is_empty() {
-        Ok(())
+        Ok((public, private))
     } else {
         Err(AppError::Params(errors))
     }

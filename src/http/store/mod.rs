@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::error::AppError;
+use super::ids::{new_id, now_millis};
 use super::model::{ListMembershipsQuery, MembershipRecord, Metadata, Organization};
 
 /// A boxed, sendable future, as returned by every [`Store`] method.
@@ -49,6 +50,36 @@ pub struct NewOrganization {
     pub public_metadata: Metadata,
     /// Initial private metadata.
     pub private_metadata: Metadata,
+}
+
+/// The rule both engines apply, inside their transaction, before inserting a membership:
+/// `AlreadyMember` if `already_member`, `MembershipQuotaExceeded` if the organization's
+/// `max_allowed_memberships` (`0` = unlimited) is reached; otherwise the new record with an
+/// `orgmem_` id and `created_at = updated_at = now`.
+pub(crate) fn admit_membership(
+    new: NewMembership,
+    organization: &Organization,
+    already_member: bool,
+) -> Result<MembershipRecord, AppError> {
+    if already_member {
+        return Err(AppError::AlreadyMember {
+            user_id: new.user_id,
+        });
+    }
+    let max = organization.max_allowed_memberships;
+    if max > 0 && organization.members_count >= max {
+        return Err(AppError::MembershipQuotaExceeded { max });
+    }
+    let now = now_millis();
+    Ok(MembershipRecord {
+        id: new_id("orgmem_"),
+        user_id: new.user_id,
+        role: new.role,
+        public_metadata: new.public_metadata,
+        private_metadata: new.private_metadata,
+        created_at: now,
+        updated_at: now,
+    })
 }
 
 /// A validated new membership.

@@ -50,7 +50,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row, Statement};
 
 use super::{
-    BoxFuture, MembershipPage, MembershipUpdate, NewMembership, NewOrganization,
+    admit_membership, BoxFuture, MembershipPage, MembershipUpdate, NewMembership, NewOrganization,
     OrganizationUpdate, Store,
 };
 use crate::http::error::AppError;
@@ -672,25 +672,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(pg("check membership"))?
                 .get(0);
-            if exists {
-                return Err(AppError::AlreadyMember {
-                    user_id: new.user_id,
-                });
-            }
-            let max = organization.max_allowed_memberships;
-            if max > 0 && organization.members_count >= max {
-                return Err(AppError::MembershipQuotaExceeded { max });
-            }
-            let now = now_millis();
-            let record = MembershipRecord {
-                id: new_id("orgmem_"),
-                user_id: new.user_id,
-                role: new.role,
-                public_metadata: new.public_metadata,
-                private_metadata: new.private_metadata,
-                created_at: now,
-                updated_at: now,
-            };
+            let record = admit_membership(new, &organization, exists)?;
             tx.execute(
                 &prepared(
                     &tx,
@@ -706,7 +688,7 @@ impl Store for PostgresStore {
                     &record.role,
                     &to_text(&record.public_metadata)?,
                     &to_text(&record.private_metadata)?,
-                    &now,
+                    &record.created_at,
                 ],
             )
             .await

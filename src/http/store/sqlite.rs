@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
-    BoxFuture, MembershipPage, MembershipUpdate, NewMembership, NewOrganization,
+    admit_membership, BoxFuture, MembershipPage, MembershipUpdate, NewMembership, NewOrganization,
     OrganizationUpdate, Store,
 };
 use crate::http::error::AppError;
@@ -375,25 +375,7 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .map_err(internal("check membership"))?;
-            if exists {
-                return Err(AppError::AlreadyMember {
-                    user_id: new.user_id,
-                });
-            }
-            let max = organization.max_allowed_memberships;
-            if max > 0 && organization.members_count >= max {
-                return Err(AppError::MembershipQuotaExceeded { max });
-            }
-            let now = now_millis();
-            let record = MembershipRecord {
-                id: new_id("orgmem_"),
-                user_id: new.user_id,
-                role: new.role,
-                public_metadata: new.public_metadata,
-                private_metadata: new.private_metadata,
-                created_at: now,
-                updated_at: now,
-            };
+            let record = admit_membership(new, &organization, exists)?;
             tx.execute(
                 "INSERT INTO organization_memberships (id, organization_id, user_id, role, \
                  public_metadata, private_metadata, created_at, updated_at) \
@@ -405,7 +387,7 @@ impl Store for SqliteStore {
                     record.role,
                     to_text(&record.public_metadata)?,
                     to_text(&record.private_metadata)?,
-                    now
+                    record.created_at
                 ],
             )
             .map_err(internal("insert membership"))?;
