@@ -8,11 +8,14 @@
 //! - for the array-heavy patch also `from_slice` alone: the cost of parsing the same bytes
 //!   into a `Value`, the floor any merge path has to beat.
 //!
-//! Every iteration gets a fresh clone of the target (`iter_batched`, clone not timed); the
-//! two-step paths build and drop the patch tree inside the timed routine. The merged target
-//! is returned, so that dropping it is not timed for any path.
+//! Every iteration gets a fresh clone of the target (`iter_batched`, clone not timed, in
+//! batches of 16, see [`BATCH`]); the two-step paths build and drop the patch tree inside the
+//! timed routine. The merged target is returned, so that dropping it is not timed for any path.
 //!
 //! Then a size sweep, 1 KiB to 1 MiB, of a mixed patch for the three paths.
+//!
+//! The clock is the CPU time of the benchmarking thread, as in `benches/merge.rs` (see
+//! `benches/common/clock.rs`).
 //!
 //! Run: `cargo bench --bench stream`; plots: `target/criterion/report/index.html`.
 
@@ -21,6 +24,16 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Map, Value};
+
+#[path = "common/clock.rs"]
+mod clock;
+use clock::ThreadCpuTime;
+
+/// Targets are cloned 16 at a time and merged right away, so that each is still in the CPU
+/// caches when merged, as a target read from the database just before its update would be;
+/// criterion's `SmallInput` would clone thousands and merge them cold. (The same batching as
+/// `benches/merge.rs`.)
+const BATCH: BatchSize = BatchSize::NumIterations(16);
 
 /// A membership's metadata, about 4 KiB of JSON: ten sections of settings, preferences,
 /// owners and tags, three levels deep.
@@ -64,10 +77,43 @@ fn small_patch() -> String {
     .to_string()
 }
 
-/// About 6 KiB: updates under every key of the target. Every section gets nested updates of
-/// most of its members (short values: numbers, booleans, short strings), some removals, and a
-/// few new members and objects.
+/// About 6 KiB, the object-heavy shape: updates under every key of the target. Every
+/// leaf of every section gets a new value (numbers, booleans, short strings, a replaced array),
+/// one member per section is removed, and one member and one nested member are new.
 fn object_heavy_patch() -> String {
+    let mut patch = Map::new();
+    for s in 0..10 {
+        patch.insert(
+            format!("section_{s}"),
+            json!({
+                "name": format!("Section {s} (renamed)"),
+                "enabled": s % 3 == 0,
+                "count": s * 19 + 1,
+                "ratio": s as f64 / 9.0,
+                "tags": ["alpha", "gamma", format!("tag{s}")],
+                "settings": {
+                    "k0": "dark", "k1": 24, "k2": false, "k3": "dense", "k4": 7, "k5": [3, 2, 1],
+                    "k6": true
+                },
+                "prefs": {
+                    "ui": { "density": 3, "theme": "dark", "sidebar": false },
+                    "mail": { "digest": "daily", "mentions": false }
+                },
+                "owner": { "id": format!("user_{:04}", s + 100), "email": format!("new{s}@example.com") },
+                "notes": null,
+                "created_at": 1_700_000_000 + s,
+                "updated_at": 1_700_003_600 + s
+            }),
+        );
+    }
+    Value::Object(patch).to_string()
+}
+
+/// About 6 KiB, object-heavy but mostly new: updates of most members of every section, some
+/// removals, and new objects under every section (`limits`, `audit`, `quota`, an object over
+/// a string), so that more than half of its members are new to the target and must be built
+/// by every path alike.
+fn new_subtrees_patch() -> String {
     let mut patch = Map::new();
     for s in 0..10 {
         patch.insert(
@@ -145,7 +191,13 @@ fn sweep_patch(size: usize) -> String {
     Value::Object(patch).to_string()
 }
 
-fn compare(c: &mut Criterion, group: &str, target: &Value, patch: &str, parse_alone: bool) {
+fn compare(
+    c: &mut Criterion<ThreadCpuTime>,
+    group: &str,
+    target: &Value,
+    patch: &str,
+    parse_alone: bool,
+) {
     let bytes = patch.as_bytes();
     // Sanity: all paths agree on this input.
     let mut streamed = target.clone();
@@ -165,7 +217,7 @@ fn compare(c: &mut Criterion, group: &str, target: &Value, patch: &str, parse_al
                 metamerge::merge_slice(&mut target, black_box(bytes)).unwrap();
                 target
             },
-            BatchSize::SmallInput,
+            BATCH,
         )
     });
     g.bench_function("from_slice+merge", |b| {
@@ -175,7 +227,7 @@ fn compare(c: &mut Criterion, group: &str, target: &Value, patch: &str, parse_al
                 let patch: Value = serde_json::from_slice(black_box(bytes)).unwrap();
                 metamerge::merge(target, patch)
             },
-            BatchSize::SmallInput,
+            BATCH,
         )
     });
     g.bench_function("from_slice+json_patch", |b| {
@@ -186,7 +238,7 @@ fn compare(c: &mut Criterion, group: &str, target: &Value, patch: &str, parse_al
                 json_patch::merge(&mut target, &patch);
                 target
             },
-            BatchSize::SmallInput,
+            BATCH,
         )
     });
     if parse_alone {
@@ -197,31 +249,34 @@ fn compare(c: &mut Criterion, group: &str, target: &Value, patch: &str, parse_al
                     let patch: Value = serde_json::from_slice(black_box(bytes)).unwrap();
                     (target, patch)
                 },
-                BatchSize::SmallInput,
+                BATCH,
             )
         });
     }
     g.finish();
 }
 
-fn shapes(c: &mut Criterion) {
+fn shapes(c: &mut Criterion<ThreadCpuTime>) {
     let target = target();
     let small = small_patch();
     let object_heavy = object_heavy_patch();
+    let new_subtrees = new_subtrees_patch();
     let array_heavy = array_heavy_patch();
     eprintln!(
-        "target {} B, patches: small {} B, object-heavy {} B, array-heavy {} B",
+        "target {} B, patches: small {} B, object-heavy {} B, new subtrees {} B, array-heavy {} B",
         target.to_string().len(),
         small.len(),
         object_heavy.len(),
+        new_subtrees.len(),
         array_heavy.len()
     );
     compare(c, "stream/small_300B", &target, &small, false);
     compare(c, "stream/object_heavy_6KiB", &target, &object_heavy, false);
+    compare(c, "stream/new_subtrees_6KiB", &target, &new_subtrees, false);
     compare(c, "stream/array_heavy_100KiB", &target, &array_heavy, true);
 }
 
-fn sweep(c: &mut Criterion) {
+fn sweep(c: &mut Criterion<ThreadCpuTime>) {
     let target = target();
     let mut g = c.benchmark_group("stream/sweep");
     g.sample_size(10);
@@ -237,7 +292,7 @@ fn sweep(c: &mut Criterion) {
                     metamerge::merge_slice(&mut target, black_box(bytes)).unwrap();
                     target
                 },
-                BatchSize::SmallInput,
+                BATCH,
             )
         });
         g.bench_with_input(
@@ -250,7 +305,7 @@ fn sweep(c: &mut Criterion) {
                         let patch: Value = serde_json::from_slice(black_box(bytes)).unwrap();
                         metamerge::merge(target, patch)
                     },
-                    BatchSize::SmallInput,
+                    BATCH,
                 )
             },
         );
@@ -265,7 +320,7 @@ fn sweep(c: &mut Criterion) {
                         json_patch::merge(&mut target, &patch);
                         target
                     },
-                    BatchSize::SmallInput,
+                    BATCH,
                 )
             },
         );
@@ -276,6 +331,7 @@ fn sweep(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default()
+        .with_measurement(ThreadCpuTime::default())
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     targets = shapes, sweep

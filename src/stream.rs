@@ -66,8 +66,9 @@ use crate::error::Error;
 ///
 /// # Cost
 ///
-/// One parse of `patch` plus, per patch member, one lookup in the target object it addresses
-/// (two for a name new to the target: O(log n) each with the default `BTreeMap`, O(1)
+/// One UTF-8 check of the whole of `patch`, then one parse of it as text (so strings are not
+/// checked again one by one), plus, per patch member, one lookup in the target object it
+/// addresses (two for a name new to the target: O(log n) each with the default `BTreeMap`, O(1)
 /// expected with `preserve_order`, where a removal also shifts the later members of its
 /// object) and a duplicate check against the earlier members of the same patch object (a
 /// scan for up to 16 members, then a hash set; in objects the patch creates, the insert
@@ -99,13 +100,7 @@ use crate::error::Error;
 /// # Ok::<(), metamerge::Error>(())
 /// ```
 pub fn merge_slice(target: &mut Value, patch: &[u8]) -> Result<(), Error> {
-    apply(
-        target,
-        serde_json::Deserializer::from_slice(patch),
-        patch,
-        false,
-    )
-    .map(drop)
+    apply_bytes(target, patch, false).map(drop)
 }
 
 /// Merges the merge patch given as JSON text into `target`, applying it while it is parsed
@@ -159,9 +154,9 @@ pub fn merge_str(target: &mut Value, patch: &str) -> Result<(), Error> {
 ///
 /// # Cost
 ///
-/// One parse, building the value as `from_slice` would (one map insert per member, which is
-/// also the duplicate check); when a duplicate is found, one more parse to name it and point at
-/// it.
+/// One UTF-8 check of the whole input, then one parse, building the value as `from_slice`
+/// would (one map insert per member, which is also the duplicate check); when a duplicate is
+/// found, one more parse to name it and point at it.
 ///
 /// # Examples
 ///
@@ -179,7 +174,17 @@ pub fn merge_str(target: &mut Value, patch: &str) -> Result<(), Error> {
 /// # Ok::<(), metamerge::Error>(())
 /// ```
 pub fn parse_slice(json: &[u8]) -> Result<Value, Error> {
-    let mut de = serde_json::Deserializer::from_slice(json);
+    // As in `apply_bytes`: UTF-8 checked once, then read as text.
+    match std::str::from_utf8(json) {
+        Ok(text) => parse(serde_json::Deserializer::from_str(text), json),
+        Err(_) => parse(serde_json::Deserializer::from_slice(json), json),
+    }
+}
+
+fn parse<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    json: &[u8],
+) -> Result<Value, Error> {
     let mut log = Log::new(false);
     let result = Any(Build { log: &mut log })
         .deserialize(&mut de)
@@ -196,17 +201,33 @@ pub(crate) fn merge_slice_top_level(
     target: &mut Value,
     patch: &[u8],
 ) -> Result<Vec<String>, Error> {
-    apply(
-        target,
-        serde_json::Deserializer::from_slice(patch),
-        patch,
-        true,
-    )
+    apply_bytes(target, patch, true)
 }
 
 /// What duplicate-key messages call the object: a merge patch's, or any JSON document's.
 const IN_PATCH: &str = "a merge patch object";
 const IN_DOCUMENT: &str = "a JSON object";
+
+/// [`apply`] to a patch given as bytes. Valid UTF-8 (nearly every patch) is checked once, as a
+/// whole, and then read as text, which spares serde_json checking every string again as it reads
+/// it; anything else is read as bytes, so that serde_json reports the first error in reading
+/// order, with its line and column, exactly as `from_slice` would.
+fn apply_bytes(target: &mut Value, patch: &[u8], top_level: bool) -> Result<Vec<String>, Error> {
+    match std::str::from_utf8(patch) {
+        Ok(text) => apply(
+            target,
+            serde_json::Deserializer::from_str(text),
+            patch,
+            top_level,
+        ),
+        Err(_) => apply(
+            target,
+            serde_json::Deserializer::from_slice(patch),
+            patch,
+            top_level,
+        ),
+    }
+}
 
 fn apply<'de, R>(
     target: &mut Value,
@@ -280,6 +301,7 @@ impl<'de> UndoLog<'de> {
         }
     }
 
+    #[inline]
     fn push(&mut self, entry: Undo<'de>) {
         if self.newest.len() == Self::CHUNK {
             let full = mem::replace(&mut self.newest, Vec::with_capacity(Self::CHUNK));
@@ -760,6 +782,7 @@ impl<'de> Seen<'de> {
     }
 
     /// Records `name`; false if it was already there.
+    #[inline]
     fn insert(&mut self, names: &mut Vec<Cow<'de, str>>, name: Cow<'de, str>) -> bool {
         if let Some(set) = &mut self.set {
             return set.insert(name);

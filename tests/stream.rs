@@ -541,3 +541,38 @@ proptest! {
         check(&target, &bytes[..cut.index(bytes.len())]);
     }
 }
+
+/// `merge_slice` and `parse_slice` check UTF-8 once up front and read valid input as text; input
+/// that is not UTF-8 must still fail exactly where and as `serde_json::from_slice` fails,
+/// whether the bad byte comes before or after a syntax error, in a name or in a value.
+#[test]
+fn not_utf8_fails_as_from_slice_does() {
+    let cases: &[&[u8]] = &[
+        b"{\"a\": \"\xff\"}",
+        b"{\"\xc3\": 1}",
+        b"{\"a\": 1,, \"b\": \"\xff\"}",
+        b"{\"a\": \"\xff\", \"b\": tru}",
+        b"[\"ok\", \"\xed\xa0\x80\"]",
+        b"{\"a\": {\"b\": [1, \"x\xf0\x9f\x98\"]}}",
+        b"\xff",
+        b"{\"a\": 1} \xff",
+    ];
+    for &patch in cases {
+        let shown = String::from_utf8_lossy(patch);
+        let want = serde_json::from_slice::<Value>(patch).unwrap_err();
+        let mut target = json!({ "a": { "b": 1 } });
+        let err = merge_slice(&mut target, patch).unwrap_err();
+        assert_eq!(
+            (err.line(), err.column(), err.to_string()),
+            (want.line(), want.column(), want.to_string()),
+            "merge_slice: {shown}"
+        );
+        assert_eq!(target, json!({ "a": { "b": 1 } }), "{shown}");
+        let err = parse_slice(patch).unwrap_err();
+        assert_eq!(
+            (err.line(), err.column(), err.to_string()),
+            (want.line(), want.column(), want.to_string()),
+            "parse_slice: {shown}"
+        );
+    }
+}
