@@ -74,7 +74,15 @@ impl Error {
 
     /// The 1-based column (in bytes) of the patch text where the problem was noticed: for a
     /// syntax error the offending character, for a duplicate key the closing quote of its second
-    /// occurrence, for a truncated patch the end of the text.
+    /// occurrence, for a truncated patch the end of the text. As serde_json counts it, it is 0
+    /// when nothing had been read on that line yet: an empty patch, or a truncated one that
+    /// ends with a newline (the CLI and the service then say column 1).
+    ///
+    /// ```
+    /// let mut target = serde_json::json!({});
+    /// let err = metamerge::merge_slice(&mut target, b"{\"a\": 1,\n").unwrap_err();
+    /// assert_eq!((err.line(), err.column()), (2, 0));
+    /// ```
     pub fn column(&self) -> usize {
         self.json.column()
     }

@@ -1084,6 +1084,11 @@ async fn metadata_patch_invalid_json_at_the_end_changes_nothing(store: Store) {
             "expected ident at line 2 column 78",
         ),
         (format!("{valid},}}"), "trailing comma at line 2 column 69"),
+        // Ends with a newline: serde_json says column 0, the service column 1.
+        (
+            format!("{valid},\n"),
+            "EOF while parsing a value at line 3 column 1",
+        ),
     ];
     for (body, needle) in &cases {
         for path in [

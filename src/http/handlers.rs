@@ -102,9 +102,10 @@ impl<T: FromJsonBody> FromRequest<AppState> for ClerkJson<T> {
         // the last one silently winning (`{"public_metadata":{"plan":"pro","plan":null}}`
         // was stored as `{"plan":null}`).
         let value: Value = crate::parse_slice(&bytes).map_err(|e| {
+            let message = super::model::located_message(&e);
             AppError::BodyInvalid(match e.kind() {
-                crate::ErrorKind::DuplicateKey => format!("the body is not valid: {e}"),
-                _ => format!("the body is not valid JSON: {e}"),
+                crate::ErrorKind::DuplicateKey => format!("the body is not valid: {message}"),
+                _ => format!("the body is not valid JSON: {message}"),
             })
         })?;
         match value {

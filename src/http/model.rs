@@ -678,10 +678,23 @@ impl MetadataPatch {
 
 /// The 400 for a body that [`crate::merge_slice`] rejected.
 fn body_error(e: crate::Error) -> AppError {
+    let message = located_message(&e);
     AppError::BodyInvalid(match e.kind() {
-        crate::ErrorKind::DuplicateKey => format!("the body is not a valid merge patch: {e}"),
-        _ => format!("the body is not valid JSON: {e}"),
+        crate::ErrorKind::DuplicateKey => format!("the body is not a valid merge patch: {message}"),
+        _ => format!("the body is not valid JSON: {message}"),
     })
+}
+
+/// serde_json's message for `e`, which ends `at line L column C`, except that column 0 (nothing
+/// read yet on that line: a body ending with a newline) is said as column 1, where the missing
+/// text would start, as the CLI says it.
+pub(crate) fn located_message(e: &crate::Error) -> String {
+    let (line, column) = (e.line(), e.column());
+    let message = e.to_string();
+    match message.strip_suffix(&format!(" at line {line} column {column}")) {
+        Some(reason) => format!("{reason} at line {line} column {}", column.max(1)),
+        None => message,
+    }
 }
 
 /// Size of `metadata` as compact JSON, in bytes.
@@ -994,6 +1007,11 @@ mod tests {
                 r#"duplicate key "x" in a merge patch object (RFC 7493 section 2.3) at line 1 column 75"#,
             ),
             (b"[1]", "must be a JSON object, got an array"),
+            // Ends with a newline: serde_json's column 0 is said as column 1.
+            (
+                b"{\"public_metadata\": {\"z\": null}\n",
+                "the body is not valid JSON: EOF while parsing an object at line 2 column 1",
+            ),
         ] {
             let (mut public, mut private) = (stored_public.clone(), stored_private.clone());
             let err = MetadataPatch::apply_body(body, &mut public, &mut private, 1000).unwrap_err();
