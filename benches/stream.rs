@@ -22,11 +22,13 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Map, Value};
 
 #[path = "common/clock.rs"]
 mod clock;
+#[path = "common/malloc.rs"]
+mod malloc;
 use clock::ThreadCpuTime;
 
 /// Targets are cloned 16 at a time and merged right away, so that each is still in the CPU
@@ -336,4 +338,9 @@ criterion_group! {
         .measurement_time(Duration::from_secs(4));
     targets = shapes, sweep
 }
-criterion_main!(benches);
+// criterion_main!, after making the allocator steady (see `benches/common/malloc.rs`).
+fn main() {
+    malloc::steady_or_reexec();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

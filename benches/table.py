@@ -127,14 +127,21 @@ def ratio_cell(roots, group, size, numerator, denominator, suffix="x"):
 
 
 def stream_tables(roots):
-    if not any(os.path.isdir(os.path.join(root, STREAM_SHAPES[0][0])) for root in roots):
-        return
+    if any(os.path.isdir(os.path.join(root, group)) for root in roots for group, _ in STREAM_SHAPES):
+        shape_table(roots)
+    if any(os.path.isdir(os.path.join(root, "stream_sweep")) for root in roots):
+        sweep_table(roots)
+
+
+def shape_table(roots):
     print()
     print("| patch | `merge_slice` | `from_slice` + `merge` | `from_slice` + `json_patch` "
           "| `from_slice` alone | `merge` / `merge_slice` | `json_patch` / `merge_slice` "
           "| `merge_slice` / `from_slice` |")
     print("|---|---|---|---|---|---|---|---|")
     for group, title in STREAM_SHAPES:
+        if not any(os.path.isdir(os.path.join(root, group)) for root in roots):
+            continue
         times = " | ".join(
             show(over_runs(roots, group, line, None)[0]) if over_runs(roots, group, line, None)[0] else "–"
             for line in STREAM_LINES
@@ -145,8 +152,9 @@ def stream_tables(roots):
             ratio_cell(roots, group, None, "merge_slice", "from_slice", suffix=""),
         ])
         print(f"| {title} | {times} | {ratios} |")
-    if not any(os.path.isdir(os.path.join(root, "stream_sweep")) for root in roots):
-        return
+
+
+def sweep_table(roots):
     print()
     print("| patch size | `merge_slice` | `from_slice` + `merge` | `from_slice` + `json_patch` "
           "| `merge` / `merge_slice` | `json_patch` / `merge_slice` |")
