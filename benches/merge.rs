@@ -37,6 +37,10 @@
 //! several times the 1 KiB merge it was meant to measure. Both sides of every comparison are
 //! measured with the same clock; on an idle machine the two clocks agree, so run (c) on one.
 //!
+//! The bench re-runs itself under a steady glibc `malloc` (no heap trimming, a fixed `mmap`
+//! threshold), so that page faults do not land in whichever line allocates after a trim; see
+//! `benches/common/malloc.rs`.
+//!
 //! Run: `cargo bench --bench merge` (HTML report in `target/criterion/report/index.html`).
 //! Summarize: `python3 benches/table.py` prints the Markdown table of the README.
 

@@ -1,6 +1,6 @@
 //! Streaming merge against parse-then-merge (issue 4).
 //!
-//! Three patch shapes applied to a 4 KiB metadata target, each path in the same run:
+//! Four patch shapes applied to a 4 KiB metadata target, each path in the same run:
 //! - `merge_slice`: the patch is applied while it is parsed;
 //! - `from_slice+merge`: `serde_json::from_slice` then `metamerge::merge`;
 //! - `from_slice+json_patch`: `serde_json::from_slice` then `json_patch::merge` (by reference,
@@ -15,7 +15,8 @@
 //! Then a size sweep, 1 KiB to 1 MiB, of a mixed patch for the three paths.
 //!
 //! The clock is the CPU time of the benchmarking thread, as in `benches/merge.rs` (see
-//! `benches/common/clock.rs`).
+//! `benches/common/clock.rs`), and the bench re-runs itself under a steady glibc `malloc` (see
+//! `benches/common/malloc.rs`).
 //!
 //! Run: `cargo bench --bench stream`; plots: `target/criterion/report/index.html`.
 
@@ -80,7 +81,7 @@ fn small_patch() -> String {
 }
 
 /// About 6 KiB, the issue's object-heavy shape: updates under every key of the target. Every
-/// leaf of every section gets a new value (numbers, booleans, short strings, a replaced array),
+/// leaf of every section gets a new value (numbers, booleans, strings, a replaced array),
 /// one member per section is removed, and one member and one nested member are new.
 fn object_heavy_patch() -> String {
     let mut patch = Map::new();
@@ -88,21 +89,28 @@ fn object_heavy_patch() -> String {
         patch.insert(
             format!("section_{s}"),
             json!({
-                "name": format!("Section {s} (renamed)"),
+                "name": format!("Section {s}, renamed after the 2026 annual access review"),
                 "enabled": s % 3 == 0,
                 "count": s * 19 + 1,
-                "ratio": s as f64 / 9.0,
-                "tags": ["alpha", "gamma", format!("tag{s}")],
+                "ratio": null,
+                "tags": ["alpha-renamed", "gamma-renamed", format!("tag{s}-renamed")],
                 "settings": {
-                    "k0": "dark", "k1": 24, "k2": false, "k3": "dense", "k4": 7, "k5": [3, 2, 1],
-                    "k6": true
+                    "k0": "dark-contrast", "k1": 24, "k2": false, "k3": "dense-grid", "k4": 7,
+                    "k5": [3, 2, 1, 0], "k6": true
                 },
                 "prefs": {
-                    "ui": { "density": 3, "theme": "dark", "sidebar": false },
-                    "mail": { "digest": "daily", "mentions": false }
+                    "ui": { "density": 3, "theme": "dark-contrast", "sidebar": false },
+                    "mail": { "digest": "daily-summary", "mentions": false }
                 },
-                "owner": { "id": format!("user_{:04}", s + 100), "email": format!("new{s}@example.com") },
-                "notes": null,
+                "owner": {
+                    "id": format!("user_{:04}_renamed", s + 100),
+                    "email": format!("new-owner-{s}@example-organization.com")
+                },
+                "notes": format!(
+                    "Reviewed again in quarter {} of 2026 by the access team, see ticket OPS-{}",
+                    s % 4 + 1,
+                    1000 + s
+                ),
                 "created_at": 1_700_000_000 + s,
                 "updated_at": 1_700_003_600 + s
             }),

@@ -301,7 +301,6 @@ impl<'de> UndoLog<'de> {
         }
     }
 
-    #[inline]
     fn push(&mut self, entry: Undo<'de>) {
         if self.newest.len() == Self::CHUNK {
             let full = mem::replace(&mut self.newest, Vec::with_capacity(Self::CHUNK));
@@ -782,7 +781,6 @@ impl<'de> Seen<'de> {
     }
 
     /// Records `name`; false if it was already there.
-    #[inline]
     fn insert(&mut self, names: &mut Vec<Cow<'de, str>>, name: Cow<'de, str>) -> bool {
         if let Some(set) = &mut self.set {
             return set.insert(name);
