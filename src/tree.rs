@@ -217,13 +217,8 @@ pub fn find_reserved_member_name(value: &Value) -> Option<&'static str> {
     find_reserved(vec![value])
 }
 
-/// [`find_reserved_member_name`] for an object held as a `Map` (the service's metadata).
-#[cfg(feature = "http")]
-pub(crate) fn find_reserved_member_name_in(object: &Map<String, Value>) -> Option<&'static str> {
-    reserved_in(object).or_else(|| find_reserved(object.values().collect()))
-}
-
-fn reserved_in(object: &Map<String, Value>) -> Option<&'static str> {
+/// The first of [`RESERVED_MEMBER_NAMES`] among the members of `object` itself (not below).
+pub(crate) fn reserved_in(object: &Map<String, Value>) -> Option<&'static str> {
     RESERVED_MEMBER_NAMES
         .into_iter()
         .find(|name| object.contains_key(*name))

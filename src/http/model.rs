@@ -716,22 +716,34 @@ const NUMBER_MARKER: &str = crate::RESERVED_MEMBER_NAMES[0];
 /// input nested more than 128 levels; 100 leaves room for that.
 pub const MAX_METADATA_DEPTH: usize = 100;
 
-/// Whether `metadata` is nested more than `limit` levels deep (the object itself is level 1).
-/// Iterative, one visit per value.
-fn deeper_than(metadata: &Metadata, limit: usize) -> bool {
+/// What is wrong with the shape of a metadata object, if anything.
+enum ShapeProblem {
+    /// Nested more than [`MAX_METADATA_DEPTH`] levels.
+    TooDeep,
+    /// The first reserved member name ([`crate::RESERVED_MEMBER_NAMES`]) at any depth, the
+    /// object's own members first.
+    Reserved(&'static str),
+}
+
+/// Checks depth and member names in one iterative walk, one visit per value (the object
+/// itself is level 1). Too deep wins over a reserved name.
+fn shape_problem(metadata: &Metadata) -> Option<ShapeProblem> {
+    let mut reserved = crate::tree::reserved_in(metadata);
     let mut stack: Vec<(&Value, usize)> = metadata.values().map(|v| (v, 2)).collect();
     while let Some((value, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Object(object) => Box::new(object.values()),
-            Value::Array(items) => Box::new(items.iter()),
-            _ => continue,
-        };
-        if depth > limit {
-            return true;
+        match value {
+            Value::Object(_) | Value::Array(_) if depth > MAX_METADATA_DEPTH => {
+                return Some(ShapeProblem::TooDeep)
+            }
+            Value::Object(object) => {
+                reserved = reserved.or_else(|| crate::tree::reserved_in(object));
+                stack.extend(object.values().map(|child| (child, depth + 1)));
+            }
+            Value::Array(items) => stack.extend(items.iter().map(|child| (child, depth + 1))),
+            _ => {}
         }
-        stack.extend(children.map(|child| (child, depth + 1)));
     }
-    false
+    reserved.map(ShapeProblem::Reserved)
 }
 
 /// Checks a merged or initial metadata object: no reserved member name
@@ -739,24 +751,28 @@ fn deeper_than(metadata: &Metadata, limit: usize) -> bool {
 /// [`MAX_METADATA_DEPTH`] levels (422 `form_param_value_invalid`), at most `max_bytes` bytes as
 /// compact JSON (422 `form_param_exceeds_allowed_size`).
 fn check_metadata(name: &str, metadata: &Metadata, max_bytes: usize) -> Result<(), ParamError> {
-    if deeper_than(metadata, MAX_METADATA_DEPTH) {
-        return Err(ParamError::new(
-            ParamErrorKind::ValueInvalid,
-            name,
-            format!(
-                "{name} must not be nested more than {MAX_METADATA_DEPTH} levels deep \
-                 (answers that embed it must stay within JSON parsers' depth limits)"
-            ),
-        ));
-    }
-    if let Some(reserved) = crate::tree::find_reserved_member_name_in(metadata) {
-        return Err(ParamError::new(
-            ParamErrorKind::ValueInvalid,
-            name,
-            format!(
-                "{name} must not use the member name `{reserved}`, reserved by the JSON library"
-            ),
-        ));
+    match shape_problem(metadata) {
+        Some(ShapeProblem::TooDeep) => {
+            return Err(ParamError::new(
+                ParamErrorKind::ValueInvalid,
+                name,
+                format!(
+                    "{name} must not be nested more than {MAX_METADATA_DEPTH} levels deep \
+                     (answers that embed it must stay within JSON parsers' depth limits)"
+                ),
+            ))
+        }
+        Some(ShapeProblem::Reserved(reserved)) => {
+            return Err(ParamError::new(
+                ParamErrorKind::ValueInvalid,
+                name,
+                format!(
+                    "{name} must not use the member name `{reserved}`, reserved by the JSON \
+                     library"
+                ),
+            ))
+        }
+        None => {}
     }
     let len = compact_len(metadata);
     if len > max_bytes {
@@ -930,6 +946,39 @@ impl ListMembershipsQuery {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Metadata nested `depth` levels (the object itself is level 1), with `extra` members in
+    /// the object itself.
+    fn nested(depth: usize, extra: Value) -> Map<String, Value> {
+        let mut value = json!(1);
+        for _ in 1..depth {
+            value = json!({ "a": value });
+        }
+        let mut object = obj(extra);
+        object.insert("a".into(), value);
+        object
+    }
+
+    #[test]
+    fn shape_problem_checks_depth_and_reserved_names_in_one_walk() {
+        let number = crate::RESERVED_MEMBER_NAMES[0];
+        let raw = crate::RESERVED_MEMBER_NAMES[1];
+        assert!(shape_problem(&nested(MAX_METADATA_DEPTH, json!({}))).is_none());
+        assert!(matches!(
+            shape_problem(&nested(MAX_METADATA_DEPTH + 1, json!({}))),
+            Some(ShapeProblem::TooDeep)
+        ));
+        // Too deep wins over a reserved name, wherever it is.
+        assert!(matches!(
+            shape_problem(&nested(MAX_METADATA_DEPTH + 1, json!({ number: 1 }))),
+            Some(ShapeProblem::TooDeep)
+        ));
+        // The object's own members first, then below.
+        let both = obj(json!({ "x": { raw: 1 }, number: 2 }));
+        assert!(matches!(shape_problem(&both), Some(ShapeProblem::Reserved(n)) if n == number));
+        let below = obj(json!({ "x": [{ "y": { raw: 1 } }] }));
+        assert!(matches!(shape_problem(&below), Some(ShapeProblem::Reserved(n)) if n == raw));
+    }
 
     fn obj(v: Value) -> Map<String, Value> {
         match v {
