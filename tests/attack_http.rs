@@ -1243,19 +1243,20 @@ async fn a_client_that_never_reads_is_disconnected() {
 #[tokio::test]
 async fn every_answer_parses_with_deep_metadata() {
     let (_db, server) = start(Store::Sqlite, |_| {}).await;
-    let nested = |depth: usize| format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
-    for depth in [101, 126] {
-        let body = format!(
-            "{{\"name\":\"Deep\",\"public_metadata\":{}}}",
-            nested(depth)
-        );
-        let response = server
+    // Creates an organization whose public metadata nests `depth` levels (as raw text: the
+    // request body itself stays within serde_json's limit).
+    let create = |depth: usize| {
+        let metadata = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+        server
             .raw(Method::POST, "/v1/organizations")
             .header("content-type", "application/json")
-            .body(body)
+            .body(format!(
+                "{{\"name\":\"Deep\",\"public_metadata\":{metadata}}}"
+            ))
             .send()
-            .await
-            .unwrap();
+    };
+    for depth in [101, 126] {
+        let response = create(depth).await.unwrap();
         assert_eq!(
             response.status(),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -1268,14 +1269,7 @@ async fn every_answer_parses_with_deep_metadata() {
             "public_metadata"
         );
     }
-    let body = format!("{{\"name\":\"Deep\",\"public_metadata\":{}}}", nested(100));
-    let response = server
-        .raw(Method::POST, "/v1/organizations")
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = create(100).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let created: Value = response.json().await.unwrap();
     let org = created["id"].as_str().unwrap().to_owned();

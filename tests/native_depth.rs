@@ -25,8 +25,8 @@ fn target(depth: usize) -> Value {
     value
 }
 
-/// A patch nested `depth + extra` levels through `"next"` (deeper than the target when `extra`
-/// is positive), doing one of everything at every level.
+/// A patch nested `depth` levels through `"next"`, doing one of everything at every level (the
+/// test passes the target's depth plus `extra`, so that it reaches below the target).
 fn patch(depth: usize) -> Value {
     let mut value = json!({ "leaf": null, "added_leaf": 0 });
     for level in (0..depth).rev() {
