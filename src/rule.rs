@@ -162,8 +162,11 @@ trait Patch<D: Document>: Sized {
     fn members(object: Self::Object) -> Self::Members;
     /// Stores `value` as member `key` of `object`.
     fn store(object: &mut D::Object, key: Self::Key, value: D);
-    /// Stores `value` as member `key` of `object`, which has no such member yet.
-    fn store_new(object: &mut D::Object, key: Self::Key, value: D);
+    /// Stores `value` as member `key` of `object`, which has no such member yet (by default,
+    /// as [`store`](Patch::store) does).
+    fn store_new(object: &mut D::Object, key: Self::Key, value: D) {
+        Self::store(object, key, value);
+    }
 }
 
 /// How many nesting levels [`merge_object`] walks by native recursion before it hands the rest
@@ -182,8 +185,8 @@ fn merge_node<D: Document, P: Patch<D>>(target: &mut D, patch: P, removed: &mut 
 }
 
 /// Applies the members of the patch object `patch` to `target`, which becomes `{}` first if
-/// it is not an object. Recurses for members whose value is an object while `budget` lasts, then hands
-/// over to [`run`].
+/// it is not an object. Recurses for members whose value is an object while `budget` lasts,
+/// then hands over to [`run`].
 ///
 /// A member set to `null` is removed at once if the object
 /// [removes one member cheaply](Object::removes_one_cheaply). Otherwise its name is pushed on
@@ -224,6 +227,14 @@ fn merge_object<D: Document, P: Patch<D>>(
             },
         }
     }
+    remove_pending(object, removed, mark);
+}
+
+/// Removes from `object` the names its patch object pushed on `removed` since `mark`, in one
+/// [`Object::remove_all`], and cuts the buffer back to `mark`. Always inlined: as a call,
+/// `merge` spent 1% more instructions on the Clerk-sized benchmark (callgrind).
+#[inline(always)]
+fn remove_pending<O: Object, K: Borrow<O::Key>>(object: &mut O, removed: &mut Vec<K>, mark: usize) {
     if removed.len() > mark {
         object.remove_all(&removed[mark..]);
         removed.truncate(mark);
@@ -266,10 +277,7 @@ fn run<D: Document, P: Patch<D>>(target: &mut D, patch: P::Object, removed: &mut
                 }
             },
             None => {
-                if removed.len() > frame.mark {
-                    frame.target.remove_all(&removed[frame.mark..]);
-                    removed.truncate(frame.mark);
-                }
+                remove_pending(&mut frame.target, removed, frame.mark);
                 let done = D::from_object(frame.target);
                 match (frame.slot, stack.pop()) {
                     (Some(key), Some(parent)) => {
@@ -321,10 +329,6 @@ impl<D: Document> Patch<D> for Owned<D> {
     }
 
     fn store(object: &mut D::Object, key: Self::Key, value: D) {
-        object.insert(key, value);
-    }
-
-    fn store_new(object: &mut D::Object, key: Self::Key, value: D) {
         object.insert(key, value);
     }
 }
