@@ -603,8 +603,9 @@ impl Server {
     /// Each connection is served by hyper's HTTP/1 connection with a tokio timer, so that
     /// [`Config::header_read_timeout`] applies (axum's own `serve` sets no timer); the router
     /// applies [`Config::request_timeout`], which also bounds each write to the connection (a
-    /// client that stops reading its answers is disconnected). An error accepting a connection (e.g. out of file
-    /// descriptors) is logged and retried after 100 ms; it does not stop the server.
+    /// client that stops reading its answers is disconnected). An error accepting a connection
+    /// (e.g. out of file descriptors) is logged and retried after 100 ms; it does not stop the
+    /// server.
     ///
     /// # Errors
     /// [`ServeError::Close`] if the database does not close cleanly.

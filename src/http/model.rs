@@ -555,15 +555,16 @@ impl MetadataPatch {
     /// - a merged object holding a member name serde_json reserves
     ///   (`$serde_json::private::Number` or `…::RawValue`, at any depth; a later removal of the
     ///   members before it would make the stored text unreadable), or nested more than
-    ///   [`MAX_METADATA_DEPTH`] levels: 422 `form_param_value_invalid`; a merged object of more than `max_bytes` bytes as compact
-    ///   JSON: 422 `form_param_exceeds_allowed_size` naming the field (both checked for the
-    ///   fields the body has, each field reported once).
+    ///   [`MAX_METADATA_DEPTH`] levels: 422 `form_param_value_invalid`; a merged object of more
+    ///   than `max_bytes` bytes as compact JSON: 422 `form_param_exceeds_allowed_size` naming
+    ///   the field (both checked for the fields the body has, each field reported once).
     ///
     /// On the 400s `public` and `private` are exactly as they were (`merge_slice` undoes what
     /// it applied), except for a body serde_json reads as a number (an object whose first
     /// member name is `$serde_json::private::Number`), which leaves them empty. On the 422s they
-    /// hold the merged objects (`{}` for a field of the wrong type): callers run this inside the store's transaction, which is rolled back and the
-    /// record discarded on error, so nothing is stored.
+    /// hold the merged objects (`{}` for a field of the wrong type): callers run this inside
+    /// the store's transaction, which is rolled back and the record discarded on error, so
+    /// nothing is stored.
     ///
     /// Cost: one parse of the body, one map lookup per patch member (see
     /// [`crate::merge_slice`]), then one serialization of each patched object for the size
