@@ -2,8 +2,8 @@
 # Runs schemathesis (pinned, from PyPI, in a venv under target/) against a `metamerge serve`
 # built with all features (the build `cargo test --all-features` already made), using the
 # server's own /v1/openapi.json: every check, the bearer key, a bounded number of examples per
-# operation. Fails on any failure, on a server that
-# died, or on an ERROR line in the server log. Settings and their reasons: .ci/schemathesis.toml.
+# operation. Fails on any failure, on a server that died, or on an ERROR line in the server
+# log. Settings and their reasons: .ci/schemathesis.toml.
 # Usage: .ci/schemathesis.sh [MAX_EXAMPLES]   (default 50; SCHEMATHESIS_SEED to fix the seed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
