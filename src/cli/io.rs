@@ -250,13 +250,14 @@ impl OutputArgs {
     /// naming the output, the failed step and the OS reason. Nothing is left behind: the
     /// temporary file is removed and an existing output file is unchanged.
     pub fn write(&self, document: &Value) -> Result<(), CliError> {
-        let output_name = || match &self.output {
-            Some(path) if path.as_os_str() != "-" => path.display().to_string(),
-            _ => "<stdout>".to_owned(),
-        };
+        // The output file; `None` (no `-o`, or `-o -`) is stdout.
+        let file = self
+            .output
+            .as_deref()
+            .filter(|path| path.as_os_str() != "-");
         if let Some(name) = metamerge::find_reserved_member_name(document) {
             return Err(CliError::ReservedName {
-                output: output_name(),
+                output: file.map_or_else(|| "<stdout>".to_owned(), |p| p.display().to_string()),
                 name,
             });
         }
@@ -268,9 +269,9 @@ impl OutputArgs {
         // Serializing a `Value` (string keys only) into memory has no way to fail.
         let mut bytes = serialized.expect("a serde_json::Value always serializes");
         bytes.push(b'\n');
-        match &self.output {
-            Some(path) if path.as_os_str() != "-" => write_atomically(path, &bytes),
-            _ => write_stdout(&bytes),
+        match file {
+            Some(path) => write_atomically(path, &bytes),
+            None => write_stdout(&bytes),
         }
     }
 }
