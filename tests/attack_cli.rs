@@ -48,3 +48,31 @@ fn merge_output_with_serde_json_marker_name_reads_back() {
         String::from_utf8_lossy(&merged.stdout)
     );
 }
+
+/// With `-o FILE` the refusal names the file, and nothing is written there.
+#[test]
+fn reserved_name_refused_with_output_file_names_it_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    let patch = dir.path().join("patch.json");
+    let out = dir.path().join("out.json");
+    std::fs::write(&base, r#"{"n":{"a":1,"$serde_json::private::Number":"x"}}"#).unwrap();
+    std::fs::write(&patch, r#"{"n":{"a":null}}"#).unwrap();
+    let merged = Command::new(BIN)
+        .args(["merge", "-o"])
+        .arg(&out)
+        .arg(&base)
+        .arg(&patch)
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&merged.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}: the result holds a member named `$serde_json::private::Number`",
+            out.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
