@@ -301,12 +301,20 @@ impl<'de> UndoLog<'de> {
         }
     }
 
+    #[inline]
     fn push(&mut self, entry: Undo<'de>) {
         if self.newest.len() == Self::CHUNK {
-            let full = mem::replace(&mut self.newest, Vec::with_capacity(Self::CHUNK));
-            self.older.push(full);
+            self.next_chunk();
         }
         self.newest.push(entry);
+    }
+
+    /// Files the full newest chunk under `older` and starts an empty one.
+    #[cold]
+    #[inline(never)]
+    fn next_chunk(&mut self) {
+        let full = mem::replace(&mut self.newest, Vec::with_capacity(Self::CHUNK));
+        self.older.push(full);
     }
 
     fn pop(&mut self) -> Option<Undo<'de>> {
@@ -318,6 +326,20 @@ impl<'de> UndoLog<'de> {
 
     fn len(&self) -> usize {
         self.older.len() * Self::CHUNK + self.newest.len()
+    }
+
+    /// Records that the object entered by the `Enter` at position `at` ends at the current
+    /// end of the log.
+    fn close(&mut self, at: usize) {
+        let end = self.len();
+        let (chunk, offset) = (at / Self::CHUNK, at % Self::CHUNK);
+        let entry = match self.older.get_mut(chunk) {
+            Some(older) => &mut older[offset],
+            None => &mut self.newest[offset],
+        };
+        if let Undo::Enter(_, span_end) = entry {
+            *span_end = end;
+        }
     }
 
     /// All entries, oldest first.
@@ -346,18 +368,24 @@ enum Undo<'de> {
         index: usize,
         value: Value,
     },
-    /// The entries up to the matching `Exit` (or to the end of the log) apply inside the
-    /// object at this member.
-    Enter(Cow<'de, str>),
+    /// The entries after this one, up to (not including) position `end` of the log, apply
+    /// inside the object at this member. `end` is [`OPEN`] while that object is being walked.
+    Enter(Cow<'de, str>, usize),
+    /// Only in the log [`UndoLog::roll_back`] rebuilds: the object entered by the matching
+    /// `Enter` ends here. (The walk records an object's end in its `Enter` instead of pushing
+    /// an entry, which keeps the log a third shorter for patches of nested updates.)
     Exit(Cow<'de, str>),
 }
+
+/// The `end` of an [`Undo::Enter`] whose object is still being walked.
+const OPEN: usize = usize::MAX;
 
 impl<'de> Log<'de> {
     /// `top_level`: record the names of the patch's top-level members.
     fn new(top_level: bool) -> Self {
         Log {
             undo: UndoLog::new(),
-            names: Vec::with_capacity(8),
+            names: Vec::with_capacity(32),
             duplicate_key: None,
             duplicate_unnamed: false,
             top_level: top_level.then(Vec::new),
@@ -401,18 +429,23 @@ impl UndoLog<'_> {
             }
             return;
         }
-        // Close the objects the walk was inside when it failed.
-        let mut open = Vec::new();
-        for entry in &undo {
-            match entry {
-                Undo::Enter(key) => open.push(key.clone()),
-                Undo::Exit(_) => {
-                    open.pop();
-                }
-                _ => {}
+        // Put an `Exit` where each entered object ends, and close the objects the walk was
+        // inside when it failed (their `end` is still `OPEN`) at the end of the log.
+        let len = undo.len();
+        let mut with_exits = Vec::with_capacity(len * 2);
+        let mut open: Vec<(usize, Cow<'_, str>)> = Vec::new();
+        for (position, entry) in undo.into_iter().enumerate() {
+            while open.last().is_some_and(|&(end, _)| end == position) {
+                let (_, key) = open.pop().expect("just checked");
+                with_exits.push(Undo::Exit(key));
             }
+            if let Undo::Enter(key, end) = &entry {
+                open.push((*end, key.clone()));
+            }
+            with_exits.push(entry);
         }
-        undo.extend(open.into_iter().rev().map(Undo::Exit));
+        with_exits.extend(open.into_iter().rev().map(|(_, key)| Undo::Exit(key)));
+        let undo = with_exits;
         if let Value::Object(object) = target {
             roll_back_object(object, &mut undo.into_iter().rev());
         }
@@ -427,7 +460,7 @@ fn roll_back_object<'de>(
 ) {
     while let Some(entry) = log.next() {
         match entry {
-            Undo::Enter(_) => return,
+            Undo::Enter(..) => return,
             Undo::Exit(key) => match object.get_mut(&*key) {
                 Some(Value::Object(child)) => roll_back_object(child, log),
                 // Cannot happen: only the walk of that member changed it, and it keeps it an
@@ -780,12 +813,33 @@ impl<'de> Seen<'de> {
         }
     }
 
-    /// Records `name`; false if it was already there.
+    /// Records `name`; false if it was already there. The usual case (a small object, a name
+    /// whose summary bit is new) is inlined; the rest is [`insert_slow`](Self::insert_slow).
+    #[inline]
     fn insert(&mut self, names: &mut Vec<Cow<'de, str>>, name: Cow<'de, str>) -> bool {
+        let bit = Self::bit(&name);
+        if self.set.is_none()
+            && self.summary & bit == 0
+            && names.len() - self.start < Self::SCAN_LIMIT
+        {
+            self.summary |= bit;
+            names.push(name);
+            return true;
+        }
+        self.insert_slow(names, name, bit)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(
+        &mut self,
+        names: &mut Vec<Cow<'de, str>>,
+        name: Cow<'de, str>,
+        bit: u64,
+    ) -> bool {
         if let Some(set) = &mut self.set {
             return set.insert(name);
         }
-        let bit = Self::bit(&name);
         let earlier = &names[self.start..];
         if self.summary & bit != 0 && earlier.contains(&name) {
             return false;
@@ -965,13 +1019,13 @@ impl<'de> Sink<'de> for Member<'_, '_, 'de> {
         }
         match parent.get_mut(&*key) {
             Some(Value::Object(child)) => {
-                log.undo.push(Undo::Enter(key.clone()));
-                let mark = log.undo.len();
+                let at = log.undo.len();
+                log.undo.push(Undo::Enter(key, OPEN));
                 walk(log, child, false, first, members)?;
-                if log.undo.len() == mark {
+                if log.undo.len() == at + 1 {
                     log.undo.pop();
                 } else {
-                    log.undo.push(Undo::Exit(key));
+                    log.undo.close(at);
                 }
             }
             Some(slot) => {
