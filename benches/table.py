@@ -5,8 +5,8 @@ Reads criterion's estimates in <root>/<group>/<line>/<size>/new/estimates.json a
 group and size, the median time of each line and the ratio json-patch / metamerge (> 1 means
 metamerge is faster). With several roots (copies of target/criterion from successive runs), each
 time is the median over the runs of the line's median, and a last column gives the range of the
-per-run ratios. A second table gives the measurement floor of groups (c) and (c') (the
-`clock_only` line) and how much each side grows from 1 KiB to the larger targets. Where the
+per-run ratios. A second table gives the measurement floor of the groups that have a
+`clock_only` line and how much each side grows from 1 KiB to the larger targets. Where the
 roots hold `benches/stream.rs` results, two more tables follow: the patch shapes (each path
 and its ratios to `merge_slice`) and the size sweep. Standard library only.
 
@@ -21,6 +21,7 @@ import sys
 
 GROUPS = [
     ("a_clerk_metadata", "(a) Clerk metadata, 21-member patch"),
+    ("a_clerk_metadata_batch16", "(a) same, 16 merges in a row per setup"),
     ("b_array_subtree", "(b) patch carrying a 100 KiB array"),
     ("c_target_size", "(c) 5-key patch"),
     ("c_wide_target", "(c') 5-key patch, wide target"),
@@ -88,7 +89,7 @@ def merge_tables(roots):
             times = " | ".join(show(lines[line][0]) for line in LINES)
             print(f"| {title} | {size} | {times} | {ratio}{ratio_range(per_run)} |")
     print()
-    print("Measurement floor of (c) and (c'): the routine returns its inputs untouched.")
+    print("Measurement floor (the routine returns its inputs untouched), and growth from 1 KiB.")
     print()
     print("| group | size | `clock_only` | metamerge `merge` | / 1 KiB | json-patch | / 1 KiB |")
     print("|---|---|---|---|---|---|---|")
