@@ -337,8 +337,12 @@ impl<'de> UndoLog<'de> {
             Some(older) => &mut older[offset],
             None => &mut self.newest[offset],
         };
-        if let Undo::Enter(_, span_end) = entry {
-            *span_end = end;
+        match entry {
+            Undo::Enter(_, span_end) => *span_end = end,
+            _ => debug_assert!(
+                false,
+                "entry {at} of the undo log is not the Enter pushed there"
+            ),
         }
     }
 
@@ -829,6 +833,8 @@ impl<'de> Seen<'de> {
         self.insert_slow(names, name, bit)
     }
 
+    /// [`insert`](Self::insert) for a name that may repeat an earlier one, or in an object
+    /// that has outgrown the scan.
     #[cold]
     #[inline(never)]
     fn insert_slow(
