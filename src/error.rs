@@ -33,14 +33,14 @@ pub struct Error {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The patch is not valid JSON (RFC 8259): a bad character, a number out of the range of
-    /// `f64` (without the `arbitrary_precision` feature), nesting deeper than serde_json's limit
-    /// of 128, or trailing characters after the patch.
+    /// `f64` (without the `arbitrary_precision` feature), nesting of 128 levels or more
+    /// (serde_json's limit; 127 work), or trailing characters after the patch.
     Syntax,
     /// The patch ended in the middle of a JSON value.
     Eof,
-    /// A member name appears twice in one object of the patch (or document). I-JSON (RFC 7493 section 2.3)
-    /// forbids this, and applying both members in order would differ from parsing the patch
-    /// first (where the last one silently wins); see [`Error::duplicate_key`].
+    /// A member name appears twice in one object of the patch (or document). I-JSON (RFC 7493
+    /// section 2.3) forbids this, and applying both members in order would differ from parsing
+    /// the patch first (where the last one silently wins); see [`Error::duplicate_key`].
     DuplicateKey,
     /// Valid JSON that serde_json could not represent as a `Value`.
     Data,

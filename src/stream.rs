@@ -28,7 +28,7 @@
 //! Every change made to the target is recorded in an undo log (the old value is moved into the
 //! log, not copied; changes inside a member the patch created are not recorded, since undoing
 //! the creation undoes them). If anything fails, be it a syntax error at any byte, a number out
-//! of range, nesting deeper than serde_json's limit of 128, a duplicate key or trailing
+//! of range, nesting of 128 levels or more (serde_json's limit), a duplicate key or trailing
 //! characters, the log is replayed backwards and the target is exactly as it was before the
 //! call, key order included. On success the log is dropped, which drops the replaced values,
 //! as a merge would have.
@@ -60,7 +60,7 @@ use crate::error::Error;
 /// Returns an [`Error`] with line and column, and leaves `target` exactly as it was (key order
 /// included), when `patch` is not one valid JSON text (RFC 8259; whitespace around it is
 /// allowed), holds a number serde_json cannot represent (`1e400` without
-/// `arbitrary_precision`), nests deeper than serde_json's limit of 128, or repeats a member
+/// `arbitrary_precision`), nests 128 levels or more (serde_json's limit), or repeats a member
 /// name within one object, anywhere in the patch ([`ErrorKind::DuplicateKey`], I-JSON,
 /// RFC 7493 section 2.3).
 ///
@@ -74,9 +74,9 @@ use crate::error::Error;
 /// scan for up to 16 members, then a hash set; in objects the patch creates, the insert
 /// itself). Memory: the values built for insertion, plus an undo log of one entry per change
 /// to pre-existing target members. Native stack grows with the nesting depth of the patch,
-/// which serde_json caps at 128. A rejected patch costs one more parse when the duplicate was
-/// noticed only as its value was stored (to name it and point at it), plus undoing what was
-/// applied.
+/// which serde_json caps at 127 levels. A rejected patch costs one more parse when the
+/// duplicate was noticed only as its value was stored (to name it and point at it), plus
+/// undoing what was applied.
 ///
 /// [`ErrorKind::DuplicateKey`]: crate::ErrorKind::DuplicateKey
 ///
@@ -147,7 +147,7 @@ pub fn merge_str(target: &mut Value, patch: &str) -> Result<(), Error> {
 ///
 /// An [`Error`] with line and column when `json` is not one valid JSON text (RFC 8259;
 /// whitespace around it is allowed), holds a number serde_json cannot represent, nests deeper
-/// than serde_json's limit of 128, or repeats a member name within one object, anywhere
+/// than serde_json's limit (127 levels), or repeats a member name within one object, anywhere
 /// ([`ErrorKind::DuplicateKey`], naming the key, at its second occurrence).
 ///
 /// [`ErrorKind::DuplicateKey`]: crate::ErrorKind::DuplicateKey
