@@ -36,11 +36,24 @@ done
 # `--checks all` overrides it.
 seed_args=()
 [ -n "${SCHEMATHESIS_SEED:-}" ] && seed_args=(--seed "$SCHEMATHESIS_SEED")
-"$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "http://127.0.0.1:$port/v1/openapi.json" \
-    --url "http://127.0.0.1:$port" \
-    --header "Authorization: Bearer $key" \
-    --checks all --exclude-checks ensure_resource_availability --max-examples "$examples" --workers 2 --max-time 120 \
-    --request-timeout 10 --no-color "${seed_args[@]}"
+run_schemathesis() {
+    "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "http://127.0.0.1:$port/v1/openapi.json" \
+        --url "http://127.0.0.1:$port" \
+        --header "Authorization: Bearer $key" \
+        --checks all --exclude-checks ensure_resource_availability --max-examples "$examples" --workers 2 --max-time 120 \
+        --request-timeout 10 --no-color "${seed_args[@]}" 2>&1 | tee "$target/schemathesis-run.log"
+}
+# One known crash of the tool itself gets one more run: hypothesis, describing a filter's
+# lambda, parses schemathesis's own source with Python's `ast`, and CPython 3.11's AST
+# construction can fail with "AST constructor recursion depth mismatch" (its recursion counter
+# goes out of step; compare python/cpython#106905). Seen once in the coverage phase, with the
+# server untouched; the rerun passed. Any other failure, including a failed check against the
+# server, fails at once.
+if ! run_schemathesis; then
+    grep -q 'AST constructor recursion depth mismatch' "$target/schemathesis-run.log" || exit 1
+    echo "schemathesis crashed in Python's ast module (a CPython 3.11 threading bug), not on the server; running it once more"
+    run_schemathesis
+fi
 kill -0 "$server" 2>/dev/null || { echo "the server died during the run:"; cat "$log"; exit 1; }
 if grep -q ' ERROR ' "$log"; then echo "the server logged errors:"; grep ' ERROR ' "$log"; exit 1; fi
 echo "schemathesis: no failure; server log: $log"
