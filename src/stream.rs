@@ -185,7 +185,7 @@ fn parse<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
     json: &[u8],
 ) -> Result<Value, Error> {
-    let mut log = Log::new(false);
+    let mut log = Log::building();
     let result = Any(Build { log: &mut log })
         .deserialize(&mut de)
         .and_then(|value| de.end().map(|()| value));
@@ -250,7 +250,7 @@ where
         Ok(Some(replacement)) => *target = replacement,
         Ok(None) => {}
         Err(err) => {
-            let undo = mem::replace(&mut log.undo, UndoLog::new());
+            let undo = mem::replace(&mut log.undo, UndoLog::empty());
             let error = log.into_error(err, patch, IN_PATCH);
             undo.roll_back(target);
             return Err(error);
@@ -297,6 +297,15 @@ impl<'de> UndoLog<'de> {
     fn new() -> Self {
         UndoLog {
             newest: Vec::with_capacity(Self::CHUNK),
+            older: Vec::new(),
+        }
+    }
+
+    /// A log with no chunk allocated, for a walk that records nothing (or to take a log's
+    /// place once it is done).
+    fn empty() -> Self {
+        UndoLog {
+            newest: Vec::new(),
             older: Vec::new(),
         }
     }
@@ -385,11 +394,21 @@ enum Undo<'de> {
 const OPEN: usize = usize::MAX;
 
 impl<'de> Log<'de> {
-    /// `top_level`: record the names of the patch's top-level members.
+    /// For applying a patch. `top_level`: record the names of the patch's top-level members.
     fn new(top_level: bool) -> Self {
+        Self::with(UndoLog::new(), Vec::with_capacity(32), top_level)
+    }
+
+    /// For building a value ([`parse_slice`]), which records no change and no name stack:
+    /// nothing is allocated for them.
+    fn building() -> Self {
+        Self::with(UndoLog::empty(), Vec::new(), false)
+    }
+
+    fn with(undo: UndoLog<'de>, names: Vec<Cow<'de, str>>, top_level: bool) -> Self {
         Log {
-            undo: UndoLog::new(),
-            names: Vec::with_capacity(32),
+            undo,
+            names,
             duplicate_key: None,
             duplicate_unnamed: false,
             top_level: top_level.then(Vec::new),
